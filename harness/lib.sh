@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings and helpers for the harness scripts; sourced, not run.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${KH_BUILD:-$TOP/build}
+SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+PRISTINE=$BUILD/pristine	# upstream 6.12 as unpacked, never modified
+TREE=$BUILD/linux		# pristine plus this repository's series
+OBJ=$BUILD/obj			# one O= build directory per config
+LOGS=$BUILD/logs
+JOBS=$(nproc)
+
+mkdir -p "$LOGS"
+
+die()
+{
+	echo >&2 "error: $*"
+	exit 1
+}
+
+# step NAME CMD...: run CMD with its output in $LOGS/NAME.log; say what is
+# being done and how long it took, and on failure show where the log is.
+step()
+{
+	local name=$1 log=$LOGS/$1.log start=$SECONDS
+	shift
+	printf '==> %-28s ' "$name"
+	if "$@" > "$log" 2>&1; then
+		printf 'ok (%ds)\n' $((SECONDS - start))
+	else
+		printf 'FAILED (%ds)\n' $((SECONDS - start))
+		echo "---- last lines of $log ----"
+		tail -n 25 "$log"
+		echo "---- full log: $log ----"
+		return 1
+	fi
+}
