@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034
 # Common settings and helpers for the harness scripts; sourced, not run.
 
 set -euo pipefail

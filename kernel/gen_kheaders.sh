@@ -19,6 +19,7 @@
 set -eu -o pipefail
 
 tarfile=$1
+srctree=${srctree:-.}
 md5file=${tarfile%.tar.xz}.md5
 stamp=${tarfile%/*}/.kheaders_data.stamp
 xz_cmd=${XZ:-xz}
@@ -120,8 +121,15 @@ sub last_char {
 	return length($_[0]) ? substr($_[0], -1) : "";
 }
 
+my $token = qr{(
+	"(?:\\.|[^"\\\n])*"			# string
+	| \x27(?:\\.|[^\x27\\\n])*\x27	# character constant
+	| //[^\n]*				# C++ comment
+	| /\*.*?\*/				# C comment
+)}sx;
+
 sub strip {
-	my @parts = split(m{("(?:\\.|[^"\\\n])*"|\x27(?:\\.|[^\x27\\\n])*\x27|//[^\n]*|/\*.*?\*/)}s, $_[0], -1);
+	my @parts = split($token, $_[0], -1);
 	my $out = "";
 
 	for (my $i = 0; $i < @parts; $i++) {
@@ -186,7 +194,7 @@ for my $pid (@pids) {
 	$status = 1 if $? != 0;
 }
 exit($status);
-' "$1" "$2" "${srctree:-.}" "$(nproc 2> /dev/null || echo 1)"
+' "$1" "$2" "$srctree" "$(nproc 2> /dev/null || echo 1)"
 }
 
 # Create the tar with a fixed order, owner, modes and mtime so that the

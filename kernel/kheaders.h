@@ -7,14 +7,23 @@
 
 #include <linux/sysfs.h>
 
-/* Length of the md5 of the archive, in hex digits; it has no NUL. */
+/* Length of the archive's md5 in hex digits; it is not NUL terminated. */
 #define KHEADERS_MD5_LEN	32
 
+/* Defined in assembly by kheaders.c */
 extern const char kheaders_md5[KHEADERS_MD5_LEN];
 extern const char kheaders_data[];
 extern const char kheaders_data_end[];
 
+/* The embedded archive: [start, end) and its md5, taken at build time. */
+struct kheaders_archive {
+	const char *md5;
+	const char *start;
+	const char *end;
+};
+
 #if IS_ENABLED(CONFIG_KUNIT)
+extern const struct kheaders_archive kheaders_archive;
 extern struct bin_attribute kheaders_attr;
 extern const struct attribute_group kheaders_group;
 #endif

@@ -5,6 +5,7 @@
 # object tree, with srctree, building_out_of_srctree, SRCARCH and XZ set.
 # Small synthetic trees cover the rules; the x86_64-m build's real headers
 # cover reproducibility.
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 script=$TOP/kernel/gen_kheaders.sh
@@ -49,6 +50,7 @@ archive_of()
 	echo "$1/obj/kernel/kheaders_data.tar.xz"
 }
 
+# shellcheck disable=SC2317 # called through check()
 regenerated()
 {
 	grep -q 'GEN' "$1/obj/gen.out"

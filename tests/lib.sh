@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Sourced by the test scripts in tests/.  Each test prints one line per
 # check, "ok - WHAT" or "not ok - WHAT", which harness/check counts.
+# shellcheck source=harness/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
 set +e
 

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make              the demo: build an x86_64 kernel with the series, boot it
+#                   in qemu and show /sys/kernel/kheaders*
+# make check        every test; ends with "N passed, N failed"
+# make patches      export the series to build/patches and check it
+# make bench        our gen_kheaders.sh and runtime against upstream 6.12's
+# make check-matrix the configurations and architectures too slow for CI
+# make install      install tools/kheaders under PREFIX (default /usr/local)
+
+PREFIX ?= /usr/local
+H := harness
+
+.PHONY: demo check patches bench check-matrix install tree clean
+
+demo: tree
+	$(H)/build x86_64-y
+	$(H)/boot demo x86_64-y
+
+tree:
+	$(H)/setup
+	$(H)/tree
+
+check: tree
+	$(H)/build x86_64-y
+	$(H)/build x86_64-m
+	$(H)/check
+
+patches: tree
+	$(H)/patches
+
+bench: tree
+	$(H)/build x86_64-m
+	$(H)/bench
+
+check-matrix: tree
+	$(H)/matrix
+
+install:
+	$(MAKE) -C tools/kheaders O=$(CURDIR)/build/tools/kheaders
+	$(MAKE) -C tools/kheaders O=$(CURDIR)/build/tools/kheaders \
+		PREFIX=$(PREFIX) install
+
+clean:
+	rm -rf build
