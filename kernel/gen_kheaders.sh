@@ -245,7 +245,8 @@ make_archive "$tmpdir/root" > "$tmpdir/archive" ||
 
 md5=$(md5sum < "$tmpdir/archive" | cut -d ' ' -f 1)
 # Keep an identical archive as it is: kheaders.o need not be rebuilt.
-if ! cmp -s "$tmpdir/archive" "$tarfile"; then
+if ! cmp -s "$tmpdir/archive" "$tarfile" ||
+   [ "$(cat "$md5file" 2> /dev/null)" != "$md5" ]; then
 	printf '%s' "$md5" > "$tmpdir/md5"
 	mv -f "$tmpdir/md5" "$md5file"
 	mv -f "$tmpdir/archive" "$tarfile"

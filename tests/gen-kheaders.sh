@@ -117,6 +117,12 @@ gen "$t/obj" KBUILD_BUILD_TIMESTAMP='2024-01-02 03:04:05 UTC'
 check "a corrupted archive is regenerated" regenerated "$t"
 check "... and is whole again" xz -t "$(archive_of "$t")"
 
+rm "$t/obj/kernel/kheaders_data.md5"
+gen "$t/obj" KBUILD_BUILD_TIMESTAMP='2024-01-02 03:04:05 UTC'
+check "a deleted md5 file is written again" \
+	test "$(cat "$t/obj/kernel/kheaders_data.md5")" = \
+	"$(md5sum < "$(archive_of "$t")" | cut -c1-32)"
+
 cp "$script" "$work/gen_copy.sh"
 echo '# changed' >> "$work/gen_copy.sh"
 script=$work/gen_copy.sh
