@@ -15,7 +15,7 @@ H := harness
 
 demo: tree
 	$(H)/build x86_64-y
-	$(H)/boot demo x86_64-y
+	$(H)/boot x86_64-y tests/guest/demo.sh
 
 tree:
 	$(H)/setup

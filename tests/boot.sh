@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the x86_64 kernels (=y, then =m) in qemu and run the guest checks:
+# reads of the sysfs files; the module loaded, unloaded and raced; the
+# KUnit suite; then BPF programs compiled on the host against the archive
+# the guest served, loaded in the guest after a version check.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+bpf=$BUILD/bpf
+mkdir -p "$bpf"
+check "the static BPF loader builds" \
+	gcc -static -O2 -Wall -Wextra -Werror -I "$TOP/tests/bpf" \
+	"$TOP/tests/bpf/loader.c" -o "$bpf/bpf-loader" -lbpf -lelf -lz
+echo 'kheaders BPF trigger file' > "$bpf/trigger.txt"
+
+# compile_against DIR: the test programs, compiled against headers in DIR.
+compile_against()
+{
+	local dir=$1 prog
+
+	for prog in task file; do
+		check "$prog.bpf.c compiles against the headers in ${dir#"$BUILD"/}" \
+			"$TOP/tests/bpf/compile" "$dir/headers" \
+			"$TOP/tests/bpf/$prog.bpf.c" "$dir/$prog.bpf.o"
+	done
+}
+
+for name in x86_64-y x86_64-m; do
+	echo "=== $name"
+	check "$name: the guest's read checks pass" \
+		"$TOP/harness/boot" "$name" "$TOP/tests/guest/read.sh"
+	served=$BUILD/guest/$name-read/ttyS1.out
+	check "$name: the archive served equals the one the build made" \
+		cmp "$served" "$OBJ/$name/kernel/kheaders_data.tar.xz"
+
+	work=$bpf/$name
+	rm -rf "$work"
+	mkdir -p "$work/headers" "$work/other/headers"
+	check "$name: the served archive unpacks with tar -xJ" \
+		tar -xJf "$served" -C "$work/headers"
+	compile_against "$work"
+
+	# The same headers, but of another sublevel: a stale copy.
+	cp -a "$work/headers/." "$work/other/headers"
+	version_h=$work/other/headers/include/generated/uapi/linux/version.h
+	code=$(sed -n 's/^#define LINUX_VERSION_CODE //p' "$version_h")
+	sed -i "s/^#define LINUX_VERSION_CODE .*/#define LINUX_VERSION_CODE $((code - 1))/" "$version_h"
+	compile_against "$work/other"
+	cp "$work/other/task.bpf.o" "$work/task-other.bpf.o"
+
+	check "$name: the guest loads and checks the BPF programs" \
+		"$TOP/harness/boot" "$name" "$TOP/tests/guest/bpf.sh" \
+		"$bpf/bpf-loader" "$bpf/trigger.txt" "$work"/*.bpf.o
+	if [ "$name" = x86_64-m ]; then
+		check "$name: the guest's module checks pass" \
+			"$TOP/harness/boot" "$name" "$TOP/tests/guest/module.sh"
+	fi
+done
+
+done_testing

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+# Sourced by the guest scripts in tests/guest/, run by busybox sh inside the
+# guest that harness/boot starts.  Same "ok - WHAT" / "not ok - WHAT" lines
+# as tests/lib.sh, which the host counts from the console.
+
+failures=0
+
+ok()
+{
+	echo "ok - $*"
+}
+
+not_ok()
+{
+	echo "not ok - $*"
+	failures=$((failures + 1))
+}
+
+# check WHAT CMD...: one check that passes when CMD succeeds.
+check()
+{
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# check_fails WHAT CMD...: one check that passes when CMD fails.
+check_fails()
+{
+	what=$1
+	shift
+	if "$@"; then not_ok "$what"; else ok "$what"; fi
+}
+
+# The LINUX_VERSION_CODE of the running kernel, from its release: the
+# sublevel is capped at 255, as KERNEL_VERSION() does.
+running_version_code()
+{
+	uname -r | sed 's/[^0-9.].*//' | {
+		IFS=. read -r major minor sub
+		[ "${sub:-0}" -gt 255 ] && sub=255
+		echo $((major * 65536 + minor * 256 + ${sub:-0}))
+	}
+}
+
+# contains STRING PART: whether STRING holds PART.
+contains()
+{
+	case $1 in
+	*"$2"*) return 0 ;;
+	esac
+	return 1
+}
+
+md5_of()
+{
+	md5sum "$@" | cut -d ' ' -f 1
+}
+
+# The kernel log has no warning, oops or sanitizer report.
+check_kernel_log()
+{
+	check "kernel log: no WARNING, BUG, Oops or sanitizer report ($1)" \
+		sh -c '! dmesg | grep -E "WARNING:|BUG:|Oops|KASAN|UBSAN|Call Trace"'
+}
+
+# Done: the exit status tells whether all checks passed.
+done_testing()
+{
+	exit $((failures > 0))
+}
