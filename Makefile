@@ -30,7 +30,6 @@ patches: tree
 	$(H)/patches
 
 bench: tree
-	$(H)/build x86_64-m
 	$(H)/bench
 
 check-matrix: tree

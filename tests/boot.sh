@@ -4,7 +4,9 @@
 # Boot the x86_64 kernels (=y, then =m) in qemu and run the guest checks:
 # reads of the sysfs files; the module loaded, unloaded and raced; the
 # KUnit suite; then BPF programs compiled on the host against the archive
-# the guest served, loaded in the guest after a version check.
+# the guest served, loaded in the guest after a version check; and the
+# kheaders tool.  The archive served is also what extract-ikheaders finds
+# in the kernel image or module.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +16,10 @@ check "the static BPF loader builds" \
 	gcc -static -O2 -Wall -Wextra -Werror -I "$TOP/tests/bpf" \
 	"$TOP/tests/bpf/loader.c" -o "$bpf/bpf-loader" -lbpf -lelf -lz
 echo 'kheaders BPF trigger file' > "$bpf/trigger.txt"
+tools=$BUILD/tools/kheaders
+check "tools/kheaders builds static" make -s -C "$TOP/tools/kheaders" \
+	O="$tools" static
+strip -o "$tools/kheaders-static.stripped" "$tools/kheaders-static"
 
 # compile_against DIR: the test programs, compiled against headers in DIR.
 compile_against()
@@ -34,6 +40,10 @@ for name in x86_64-y x86_64-m; do
 	served=$BUILD/guest/$name-read/ttyS1.out
 	check "$name: the archive served equals the one the build made" \
 		cmp "$served" "$OBJ/$name/kernel/kheaders_data.tar.xz"
+	image=$OBJ/$name/arch/x86/boot/bzImage
+	[ "$name" = x86_64-y ] || image=$OBJ/$name/kernel/kheaders.ko
+	check "$name: extract-ikheaders ${image#"$OBJ"/} gives the archive served" \
+		cmp "$served" <("$TOP/scripts/extract-ikheaders" "$image")
 
 	work=$bpf/$name
 	rm -rf "$work"
@@ -56,6 +66,10 @@ for name in x86_64-y x86_64-m; do
 	if [ "$name" = x86_64-m ]; then
 		check "$name: the guest's module checks pass" \
 			"$TOP/harness/boot" "$name" "$TOP/tests/guest/module.sh"
+		cp "$tools/kheaders-static.stripped" "$bpf/kheaders-static"
+		check "$name: the kheaders tool works in the guest" \
+			"$TOP/harness/boot" "$name" "$TOP/tests/guest/tools.sh" \
+			"$bpf/kheaders-static"
 	fi
 done
 

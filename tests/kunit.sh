@@ -31,10 +31,11 @@ bad=$OBJ/kunit-corrupt
 rm -rf "$bad"
 mkdir -p "$bad"
 cp "$kunit_dir/linux" "$bad/linux"
-offset=$(grep -obaP 'IKHD_ST\xfd7zXZ\x00' "$bad/linux" | head -n 1 | cut -d: -f1)
-end=$(grep -obaP 'IKHD_ED' "$bad/linux" | head -n 1 | cut -d: -f1)
+offset=$(LC_ALL=C grep -obaP 'IKHD_ST\xfd7zXZ\x00' "$bad/linux" | head -n 1 | cut -d: -f1)
+end=$(LC_ALL=C grep -obaP 'YZIKHD_ED' "$bad/linux" | tail -n 1 | cut -d: -f1)
 check "the UML kernel holds IKHD_ST, an xz stream and IKHD_ED" \
 	test -n "$offset" -a -n "$end"
+echo "archive at [$((offset + 7)), $((end + 2))) of $kunit_dir/linux"
 flip=$(((offset + 7 + end) / 2))
 perl -e 'open(my $f, "+<", $ARGV[0]) or die; seek($f, $ARGV[1], 0);
 	read($f, my $b, 1); seek($f, $ARGV[1], 0); print $f chr(ord($b) ^ 0x55)' \

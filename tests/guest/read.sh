@@ -20,7 +20,12 @@ for f in version_code arch md5; do
 done
 check "version_code is LINUX_VERSION_CODE of $(uname -r)" \
 	test "$(cat /sys/kernel/kheaders/version_code)" = "$(running_version_code)"
-check "arch is x86" test "$(cat /sys/kernel/kheaders/arch)" = x86
+case $(uname -m) in
+x86_64 | i?86) arch=x86 ;;
+aarch64) arch=arm64 ;;
+*) arch=$(uname -m) ;;
+esac
+check "arch is $arch" test "$(cat /sys/kernel/kheaders/arch)" = "$arch"
 check "md5 is 32 lowercase hex digits" grep -qx '[0-9a-f]\{32\}' "/sys/kernel/kheaders/md5"
 
 cat /sys/kernel/kheaders.tar.xz > /tmp/archive
@@ -69,10 +74,17 @@ check "it holds include/generated/uapi/linux/version.h" \
 check "its LINUX_VERSION_CODE is the running kernel's" \
 	grep -qx "#define LINUX_VERSION_CODE $(running_version_code)" \
 	/tmp/h/include/generated/uapi/linux/version.h
-check "it holds arch/x86/include/asm/ptrace.h" \
-	test -f /tmp/h/arch/x86/include/asm/ptrace.h
+check "it holds arch/$arch/include/asm/ptrace.h" \
+	test -f "/tmp/h/arch/$arch/include/asm/ptrace.h"
 
-# The archive, for the host: harness/boot saves it from ttyS1.
-cat /sys/kernel/kheaders.tar.xz > /dev/ttyS1
+# Built in (=y), the KUnit suite ran at boot.
+if [ ! -e /files/kheaders_test.ko ]; then
+	dmesg | grep -E '# kheaders: |not ok'
+	check "the built-in KUnit suite kheaders passed at boot" \
+		sh -c "dmesg | grep -qE '(^|] )ok [0-9]+ kheaders$'"
+fi
+
+# The archive, for the host: harness/boot saves what goes to ttyS1.
+[ -e /dev/ttyS1 ] && cat /sys/kernel/kheaders.tar.xz > /dev/ttyS1
 check_kernel_log "reads"
 done_testing

@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the guest: the kheaders tool (tools/kheaders, built static) against
+# the real sysfs files of the running kernel.
+# shellcheck disable=SC1091
+. /lib.sh
+
+kh=/files/kheaders-static
+if [ -e /files/kheaders.ko ]; then
+	$kh info > /tmp/out 2>&1
+	status=$?
+	cat /tmp/out
+	check "kheaders info without the module exits 2" test "$status" -eq 2
+	check "... and suggests modprobe kheaders" grep -q 'modprobe kheaders' /tmp/out
+	check "insmod kheaders.ko" insmod /files/kheaders.ko
+fi
+
+$kh info > /tmp/info
+status=$?
+cat /tmp/info
+check "kheaders info exits 0" test "$status" -eq 0
+check "... and shows version_code" \
+	grep -q "$(cat /sys/kernel/kheaders/version_code)" /tmp/info
+check "... and shows the md5" grep -q "$(cat /sys/kernel/kheaders/md5)" /tmp/info
+check "kheaders verify" $kh verify
+dir=$($kh extract /tmp/headers)
+check "kheaders extract /tmp/headers prints the directory ($dir)" \
+	test -f "$dir/include/generated/uapi/linux/version.h"
+check "kheaders check-version on it" $kh check-version "$dir"
+cached=$($kh --cache-dir /tmp/cache extract)
+check "kheaders extract into a cache keyed by the md5 ($cached)" \
+	contains "$cached" "$(cat /sys/kernel/kheaders/md5)"
+check "kheaders check-version on the cache" $kh --cache-dir /tmp/cache check-version
+check "a second extract reuses the cache" \
+	test "$($kh --cache-dir /tmp/cache extract)" = "$cached"
+sed -i 's/^#define LINUX_VERSION_CODE .*/#define LINUX_VERSION_CODE 1/' \
+	"$dir/include/generated/uapi/linux/version.h"
+check_fails "check-version refuses headers of another version" \
+	$kh check-version "$dir"
+done_testing
