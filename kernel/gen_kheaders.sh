@@ -31,9 +31,10 @@ die()
 	exit 1
 }
 
-# Print the headers of the tree at $1 (relative to the current directory),
-# NUL separated.  utsversion.h changes on every link and is not needed;
-# dot-files are NFS/AFS silly-renames and editor lock files.
+# Print "ctime mtime size inode path" for each header of the tree at $1
+# (relative to the current directory), NUL separated.  utsversion.h
+# changes on every link and is not needed; dot-files are NFS/AFS
+# silly-renames and editor lock files.
 list_headers()
 {
 	local root=$1 dirs=() d
@@ -43,7 +44,8 @@ list_headers()
 	done
 	[ ${#dirs[@]} -gt 0 ] || return 0
 	find "${dirs[@]}" -path "$root/include/generated/utsversion.h" -prune -o \
-		-type f -name '*.h' ! -name '.*' ! -name '#*' -print0
+		-type f -name '*.h' ! -name '.*' ! -name '#*' \
+		-printf '%C@ %T@ %s %i %p\0'
 }
 
 # The object tree comes last: perl below lets its headers override stale
@@ -56,26 +58,62 @@ all_headers()
 	list_headers .
 }
 
-# Everything that determines the archive: the headers' paths and contents,
-# this script, and the settings it uses.
+# The script and the settings it uses, which determine the archive along
+# with the headers.
+settings()
+{
+	md5sum < "${BASH_SOURCE[0]}"
+	echo "$SRCARCH ${KBUILD_BUILD_TIMESTAMP:-} $xz_cmd"
+}
+
+# What the headers are: their paths and contents.
 inputs_hash()
 {
 	{
-		md5sum < "${BASH_SOURCE[0]}"
-		echo "$SRCARCH ${KBUILD_BUILD_TIMESTAMP:-} $xz_cmd"
+		settings
 		LC_ALL=C sort -z "$1" | xargs -0r md5sum
 	} | md5sum | cut -d ' ' -f 1
 }
 
-is_up_to_date()
+# A cheap stand-in for inputs_hash: the headers' paths and status.  Any
+# write to a file changes its ctime, which cannot be set from user space.
+signature()
 {
-	local stamp_inputs stamp_md5
+	{
+		settings
+		cat "$1"
+	} | md5sum | cut -d ' ' -f 1
+}
 
-	[ -f "$stamp" ] && [ -f "$tarfile" ] && [ -f "$md5file" ] || return 1
-	read -r stamp_inputs stamp_md5 < "$stamp" || return 1
-	[ "$stamp_inputs" = "$1" ] &&
+# The signature can be trusted later only if no header changed in the
+# last two seconds before the listing: a write right after it could keep
+# a coarse-grained ctime.  Like git's "racily clean" index entries, such
+# a listing is never trusted and the next build compares contents.
+trusted_signature()
+{
+	local newest
+
+	newest=$(cut -z -d ' ' -f 1 "$1" | sort -zrn | head -zn 1 | tr -d '\0')
+	if [ "${newest%.*}" -lt $(($2 - 2)) ]; then
+		signature "$1"
+	else
+		echo -
+	fi
+}
+
+# The archive and its md5 file are the ones the stamp recorded.
+archive_intact()
+{
+	[ -f "$tarfile" ] && [ -f "$md5file" ] &&
 	[ "$(cat "$md5file")" = "$stamp_md5" ] &&
 	[ "$(md5sum < "$tarfile" | cut -d ' ' -f 1)" = "$stamp_md5" ]
+}
+
+write_stamp()
+{
+	echo "$inputs $1 $(trusted_signature "$tmpdir/status" "$listed_at")" \
+		> "$tmpdir/stamp"
+	mv -f "$tmpdir/stamp" "$stamp"
 }
 
 check_tools()
@@ -228,10 +266,23 @@ cleanup()
 trap cleanup EXIT
 
 tmpdir=$(mktemp -d "${tarfile%/*}/.kheaders_data.tmp.XXXXXX")
-all_headers > "$tmpdir/list"
-[ -s "$tmpdir/list" ] || die "no headers found under ${header_dirs[*]}"
+listed_at=$(date +%s)
+all_headers > "$tmpdir/status"
+[ -s "$tmpdir/status" ] || die "no headers found under ${header_dirs[*]}"
+stamp_inputs='' stamp_md5='' stamp_signature=''
+[ ! -f "$stamp" ] ||
+	read -r stamp_inputs stamp_md5 stamp_signature < "$stamp" || true
+
+# Nothing changed since the last build: the usual case, made fast.
+if [ "$(signature "$tmpdir/status")" = "$stamp_signature" ] && archive_intact; then
+	exit 0
+fi
+cut -z -d ' ' -f 5- "$tmpdir/status" > "$tmpdir/list"
 inputs=$(inputs_hash "$tmpdir/list")
-is_up_to_date "$inputs" && exit 0
+if [ "$inputs" = "$stamp_inputs" ] && archive_intact; then
+	write_stamp "$stamp_md5"
+	exit 0
+fi
 
 echo "  GEN     $tarfile"
 check_tools
@@ -251,5 +302,4 @@ if ! cmp -s "$tmpdir/archive" "$tarfile" ||
 	mv -f "$tmpdir/md5" "$md5file"
 	mv -f "$tmpdir/archive" "$tarfile"
 fi
-echo "$inputs $md5" > "$tmpdir/stamp"
-mv -f "$tmpdir/stamp" "$stamp"
+write_stamp "$md5"

@@ -95,6 +95,27 @@ gen "$t/obj"
 check "same-size edit with the same mtime regenerates" regenerated "$t"
 check "... and the archive has the new content" grep -q 'int z;' <<< "$(member "$t" include/linux/a.h)"
 
+touch "$t/src/include/linux/a.h"
+gen "$t/obj"
+check_fails "a touched header (mtime only) does not regenerate" regenerated "$t"
+
+# Headers last changed more than two seconds before a build: the next
+# build trusts their recorded status and reads no content, so the
+# status must catch a same-size, same-mtime edit.
+sleep 3
+gen "$t/obj"
+check "a build long after the last change records the headers' status" \
+	test "$(cut -d ' ' -f 3 "$t/obj/kernel/.kheaders_data.stamp")" != -
+# In place, as an editor may write: same inode, size and mtime (to the
+# nanosecond); only the ctime tells.
+touch -r "$t/src/include/linux/a.h" "$work/a.h.mtime"
+a_h=$(sed 's/int z;/int y;/' "$t/src/include/linux/a.h")
+echo "$a_h" > "$t/src/include/linux/a.h"
+touch -r "$work/a.h.mtime" "$t/src/include/linux/a.h"
+gen "$t/obj"
+check "... a same-size in-place edit with the same mtime still regenerates" regenerated "$t"
+check "... with the new content" grep -q 'int y;' <<< "$(member "$t" include/linux/a.h)"
+
 echo 'int c;' > "$t/src/include/linux/c.h"
 gen "$t/obj"
 check "a new header regenerates" regenerated "$t"
@@ -133,7 +154,7 @@ script=$TOP/kernel/gen_kheaders.sh
 # Missing or failing tools: a clear error and no outputs left behind.
 mkdir -p "$work/noxz"
 for tool in bash perl tar md5sum find sort xargs cut cat cmp mktemp mv rm \
-	    mkdir nproc grep dirname env; do
+	    mkdir nproc grep dirname env date head tr; do
 	ln -sf "$(command -v "$tool")" "$work/noxz/$tool"
 done
 echo 'int more;' > "$t/src/include/linux/d.h"
