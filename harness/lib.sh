@@ -13,6 +13,11 @@ OBJ=$BUILD/obj			# one O= build directory per config
 LOGS=$BUILD/logs
 JOBS=$(nproc)
 
+# The same user and host for every kernel build (see the kernel's
+# Documentation/kbuild/reproducible-builds.rst), so that the archived
+# include/generated/compile.h does not depend on who ran the build.
+export KBUILD_BUILD_USER=kheaders KBUILD_BUILD_HOST=kheaders
+
 mkdir -p "$LOGS"
 
 die()
