@@ -23,6 +23,7 @@ for s in "${scripts[@]}"; do
 	check "shellcheck: $s" shellcheck -x "$TOP/$s"
 done
 
+"$TOP/harness/apply" "$TREE" > /dev/null
 out=$("$TOP/harness/apply" "$TREE")
 check "applying twice changes nothing" grep -q '(0 files updated)' <<< "$out"
 

@@ -205,6 +205,20 @@ int kheaders_version_code(struct kheaders *kh, unsigned int *code)
 	return 0;
 }
 
+/* Open the served archive; its path is left in @path for messages. */
+static int open_archive(struct kheaders *kh, char path[PATH_MAX], int *fd)
+{
+	int err;
+
+	err = kh_sysfs_path(kh, path, PATH_MAX, KH_ARCHIVE);
+	if (err)
+		return err;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return kh_err(kh, errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
 /* Size of the archive; sysfs gives it in st_size, else count the bytes. */
 static int archive_size(struct kheaders *kh, unsigned long long *size)
 {
@@ -213,12 +227,9 @@ static int archive_size(struct kheaders *kh, unsigned long long *size)
 	ssize_t n;
 	int fd, err;
 
-	err = kh_sysfs_path(kh, path, sizeof(path), KH_ARCHIVE);
+	err = open_archive(kh, path, &fd);
 	if (err)
 		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kh_err(kh, errno, "%s: %s", path, strerror(errno));
 	err = fstat(fd, &st) ? errno : 0;
 	*size = st.st_size;
 	while (!err && !st.st_size && (n = read(fd, buf, sizeof(buf))) != 0) {
@@ -278,12 +289,9 @@ int kheaders_archive_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1])
 	ssize_t n;
 	int fd, err;
 
-	err = kh_sysfs_path(kh, path, sizeof(path), KH_ARCHIVE);
+	err = open_archive(kh, path, &fd);
 	if (err)
 		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kh_err(kh, errno, "%s: %s", path, strerror(errno));
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
 		err = kh_err(kh, ENOTSUP, "md5 is not available from libcrypto");
