@@ -9,6 +9,7 @@ BUILD=${KH_BUILD:-$TOP/build}
 SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 PRISTINE=$BUILD/pristine	# upstream 6.12 as unpacked, never modified
 TREE=$BUILD/linux		# pristine plus this repository's series
+PATCHES=$TOP/patches		# the series: "series" lists the patches in order
 OBJ=$BUILD/obj			# one O= build directory per config
 LOGS=$BUILD/logs
 JOBS=$(nproc)
@@ -19,6 +20,35 @@ JOBS=$(nproc)
 export KBUILD_BUILD_USER=kheaders KBUILD_BUILD_HOST=kheaders
 
 mkdir -p "$LOGS"
+
+# tgit TREE ARGS...: git on TREE, whose repository is kept beside it in
+# TREE.git so that the kernel build (scripts/setlocalversion) does not see
+# it.  Commits are made as the series' author.
+tgit()
+{
+	local tree=$1
+	shift
+	git --git-dir="$tree.git" --work-tree="$tree" \
+		-c user.name="Kheaders Developers" \
+		-c user.email=kheaders-devel@example.org "$@"
+}
+
+# record_base TREE: make TREE.git with TREE, pristine, as commit "base".
+# Debian's tarball has a .gitignore that ignores everything: add -f.
+record_base()
+{
+	rm -rf "$1.git"
+	git init -q --bare "$1.git"
+	tgit "$1" -c core.looseCompression=0 add -f -A
+	tgit "$1" commit -q -m "Linux $(make -s -C "$1" kernelversion) (Debian linux-source)"
+	tgit "$1" tag base
+}
+
+# The patches of the series, in order.
+series_patches()
+{
+	grep -v '^#' "$PATCHES/series" | grep . | sed "s|^|$PATCHES/|"
+}
 
 die()
 {

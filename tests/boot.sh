@@ -17,7 +17,7 @@ check "the static BPF loader builds" \
 	"$TOP/tests/bpf/loader.c" -o "$bpf/bpf-loader" -lbpf -lelf -lz
 echo 'kheaders BPF trigger file' > "$bpf/trigger.txt"
 tools=$BUILD/tools/kheaders
-check "tools/kheaders builds static" make -s -C "$TOP/tools/kheaders" \
+check "tools/kheaders builds static" make -s -C "$TREE/tools/kheaders" \
 	O="$tools" static
 strip -o "$tools/kheaders-static.stripped" "$tools/kheaders-static"
 
@@ -43,7 +43,7 @@ for name in x86_64-y x86_64-m; do
 	image=$OBJ/$name/arch/x86/boot/bzImage
 	[ "$name" = x86_64-y ] || image=$OBJ/$name/kernel/kheaders.ko
 	check "$name: extract-ikheaders ${image#"$OBJ"/} gives the archive served" \
-		cmp "$served" <("$TOP/scripts/extract-ikheaders" "$image")
+		cmp "$served" <("$TREE/scripts/extract-ikheaders" "$image")
 
 	work=$bpf/$name
 	rm -rf "$work"

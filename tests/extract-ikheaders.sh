@@ -9,7 +9,7 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-script=$TOP/scripts/extract-ikheaders
+script=$TREE/scripts/extract-ikheaders
 work=$BUILD/test-extract
 m=$OBJ/x86_64-m
 y=$OBJ/x86_64-y

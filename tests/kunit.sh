@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 kunit_dir=$OBJ/kunit
-mapfile -t cases < <(sed -n 's/^\tKUNIT_CASE(\(.*\)),$/\1/p' "$TOP/kernel/kheaders_test.c")
+mapfile -t cases < <(sed -n 's/^\tKUNIT_CASE(\(.*\)),$/\1/p' "$TREE/kernel/kheaders_test.c")
 corrupt_fails=(archive_is_xz_stream tar_layout_and_content md5_matches_archive)
 
 start=$SECONDS

@@ -1,30 +1,37 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The series as users get it: exported with git format-patch, applied with
-# git am to pristine 6.12, clean under checkpatch.pl --strict; every
-# shell script clean under ShellCheck; and harness/apply is idempotent.
+# The series as users get it: patches/ applies with git am to pristine
+# 6.12 and each patch is clean under checkpatch.pl --strict; every shell
+# script is clean under ShellCheck; harness/apply is idempotent.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-"$TOP/harness/patches"
-check "git format-patch exports one patch per series entry" \
-	test "$(find "$BUILD/patches" -name '*.patch' | wc -l)" = \
-	"$(find "$TOP/series" -name message | wc -l)"
-check "git am applies the series to pristine 6.12, same files as harness/apply" \
+mapfile -t listed < <(series_patches)
+mapfile -t present < <(ls "$PATCHES"/*.patch)
+check "patches/series lists every patch in patches/, in order" \
+	test "${listed[*]}" = "${present[*]}"
+
+"$TOP/harness/patches" --check-only
+check "git am applies the series to pristine 6.12, same tree as build/linux" \
 	grep -q '^git am: ' "$LOGS/patches-git-am.log"
-for p in "$BUILD"/patches/*.patch; do
+for p in "${listed[@]}"; do
 	check "checkpatch --strict: 0 errors, 0 warnings, 0 checks: ${p##*/}" \
-		grep -q '^total: 0 errors, 0 warnings, 0 checks' "$p.checkpatch"
+		grep -q '^total: 0 errors, 0 warnings, 0 checks' "$LOGS/checkpatch-${p##*/}.log"
 done
 
-mapfile -t scripts < <(cd "$TOP" && grep -l '^#!/bin/\(ba\)\?sh' -r kernel scripts tools harness tests .ci 2> /dev/null)
+mapfile -t scripts < <(cd "$TREE" && tgit "$TREE" diff --name-only base HEAD |
+	while read -r f; do head -n 1 "$f" | grep -q '^#!/bin/\(ba\)\?sh' && echo "$TREE/$f"; done)
+mapfile -t -O "${#scripts[@]}" scripts < <(cd "$TOP" &&
+	grep -l '^#!/bin/\(ba\)\?sh' -r harness tests .ci | sed "s|^|$TOP/|")
 for s in "${scripts[@]}"; do
-	check "shellcheck: $s" shellcheck -x "$TOP/$s"
+	check "shellcheck: ${s#"$BUILD/"}" shellcheck -x "$s"
 done
+check "the series' perl is clean under perl -cw" \
+	perl -cw "$TREE/scripts/kheaders-strip-comments.pl"
 
-"$TOP/harness/apply" "$TREE" > /dev/null
-out=$("$TOP/harness/apply" "$TREE")
-check "applying twice changes nothing" grep -q '(0 files updated)' <<< "$out"
+"$TOP/harness/apply" > /dev/null
+out=$("$TOP/harness/apply")
+check "applying twice changes nothing" grep -q 'already applied' <<< "$out"
 
 done_testing

@@ -26,7 +26,7 @@ chmod 0755 "$work"
 
 build()
 {
-	make -C "$TOP/tools/kheaders" O="$out" "$@" > "$log" 2>&1
+	make -C "$TREE/tools/kheaders" O="$out" "$@" > "$log" 2>&1
 }
 
 # Compiler and linker warnings, except glibc's notes about the name
@@ -38,7 +38,7 @@ no_warnings()
 
 only_sources()
 {
-	[ -z "$(find "$TOP/tools/kheaders" -type f \
+	[ -z "$(find "$TREE/tools/kheaders" -type f \
 		! -name '*.[ch]' ! -name Makefile ! -name README ! -name '*.8')" ]
 }
 
@@ -59,9 +59,9 @@ check "install puts bin, lib, include and man8 files" test -x "$dest/usr/local/b
 	-a -f "$dest/usr/local/lib/libkheaders.a" -a -f "$dest/usr/local/include/kheaders.h" \
 	-a -f "$dest/usr/local/share/man/man8/kheaders.8"
 check "the man page renders without warnings" \
-	bash -c "man --warnings -l '$TOP/tools/kheaders/kheaders.8' 2>&1 >/dev/null | grep -c . | grep -qx 0"
+	bash -c "man --warnings -l '$TREE/tools/kheaders/kheaders.8' 2>&1 >/dev/null | grep -c . | grep -qx 0"
 check "the man page documents exit status 4" \
-	bash -c "man -l '$TOP/tools/kheaders/kheaders.8' 2>/dev/null | grep -q 'Refused'"
+	bash -c "man -l '$TREE/tools/kheaders/kheaders.8' 2>/dev/null | grep -q 'Refused'"
 
 # ---- fake sysfs trees ---------------------------------------------------
 
