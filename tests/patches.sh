@@ -12,7 +12,8 @@ mapfile -t present < <(ls "$PATCHES"/*.patch)
 check "patches/series lists every patch in patches/, in order" \
 	test "${listed[*]}" = "${present[*]}"
 
-"$TOP/harness/patches" --check-only
+rm -f "$LOGS"/patches-git-am.log "$LOGS"/checkpatch-*.log
+check "harness/patches --check-only succeeds" "$TOP/harness/patches" --check-only
 check "git am applies the series to pristine 6.12, same tree as build/linux" \
 	grep -q '^git am: ' "$LOGS/patches-git-am.log"
 for p in "${listed[@]}"; do
@@ -23,15 +24,23 @@ done
 mapfile -t scripts < <(cd "$TREE" && tgit "$TREE" diff --name-only base HEAD |
 	while read -r f; do head -n 1 "$f" | grep -q '^#!/bin/\(ba\)\?sh' && echo "$TREE/$f"; done)
 mapfile -t -O "${#scripts[@]}" scripts < <(cd "$TOP" &&
-	grep -l '^#!/bin/\(ba\)\?sh' -r harness tests .ci | sed "s|^|$TOP/|")
+	{ grep -l '^#!/bin/\(ba\)\?sh' -r harness tests .ci
+	  echo harness/lib.sh; echo tests/lib.sh; echo tests/guest/lib.sh; } |
+	sed "s|^|$TOP/|")
 for s in "${scripts[@]}"; do
 	check "shellcheck: ${s#"$BUILD/"}" shellcheck -x "$s"
 done
 check "the series' perl is clean under perl -cw" \
 	perl -cw "$TREE/scripts/kheaders-strip-comments.pl"
 
-"$TOP/harness/apply" > /dev/null
+check "harness/apply succeeds" "$TOP/harness/apply"
+mkdir -p "$BUILD/tmp"
+touch "$BUILD/tmp/apply.mark"
+head=$(tgit "$TREE" rev-parse HEAD)
 out=$("$TOP/harness/apply")
-check "applying twice changes nothing" grep -q 'already applied' <<< "$out"
+check "applying twice changes nothing: same commit, no file written" \
+	test "$head" = "$(tgit "$TREE" rev-parse HEAD)" -a \
+	-z "$(find "$TREE" -newer "$BUILD/tmp/apply.mark" -type f -print -quit)"
+check "... and says so" grep -q 'already applied' <<< "$out"
 
 done_testing
