@@ -20,7 +20,7 @@ rm -rf "$work"
 mkdir -p "$work"
 
 # --- The comment stripper ---------------------------------------------
-mkdir -p "$work/strip/in"
+mkdir -p "$work/strip/in" "$work/strip/out" "$work/strip/out2"
 cat > "$work/strip/in/a.h" << 'H'
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
@@ -33,6 +33,9 @@ int/* between */b;
 int c;	/* tab before */
 /* two */ /* on a line */
 int d;
+#define M 1 \
+/* ends the macro */
+int e;
 H
 ln -s a.h "$work/strip/in/link.h"
 printf '%s\n' "$work/strip/in/a.h" "$work/strip/in/link.h" |
@@ -44,9 +47,15 @@ expected='/* SPDX-License-Identifier: GPL-2.0 */
 int a; // a C++ comment with /* inside
 int b;
 int c;
-int d;'
+int d;
+#define M 1 \
+
+int e;'
 check "strip: SPDX kept, strings, characters and // kept, lines of comments dropped" \
 	test "$out" = "$expected"
+check "strip: a comment line after a continued macro line stays a line" \
+	test "$(sed -n '/^#define M 1 \\$/{n;p;}' "$work/strip/out/a.h")" = "" -a \
+	"$(grep -c '^int e;$' "$work/strip/out/a.h")" = 1
 [ "$out" = "$expected" ] || diff <(echo "$expected") <(echo "$out")
 check "strip: a symlinked header becomes a regular file with its target's text" \
 	test -f "$work/strip/out/link.h" -a ! -L "$work/strip/out/link.h" -a \

@@ -8,7 +8,7 @@
 # some commands as nobody.
 # Most helpers run only through check, which ShellCheck cannot see:
 # shellcheck disable=SC2317
-# shellcheck source=tests/lib.sh
+# shellcheck source=tests/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 out=$BUILD/tools/kheaders
@@ -94,6 +94,8 @@ src=$work/src
 mkdir -p "$src/include/generated/uapi/linux" "$src/include/linux" \
 	"$src/arch/x86/include/asm"
 echo '#define LINUX_VERSION_CODE 396405' > "$src/include/generated/uapi/linux/version.h"
+echo '#define CONFIG_X86 1' > "$src/include/generated/autoconf.h"
+echo '#define IS_ENABLED(x) x' > "$src/include/linux/kconfig.h"
 echo 'int a;' > "$src/include/linux/a.h"
 echo 'int b;' > "$src/arch/x86/include/asm/b.h"
 
@@ -193,7 +195,7 @@ ref=$work/ref
 mkdir "$ref"
 tar -xJf "$real" -C "$ref"
 check "the cache holds exactly the archive's files" \
-	diff -r -x .kheaders-md5 "$ref" "$cache/$real_md5"
+	diff -r -x '.kheaders-*' "$ref" "$cache/$real_md5"
 check "the cache records the md5" \
 	test "$(cat "$cache/$real_md5/.kheaders-md5")" = "$real_md5"
 check "the cache entry is private (0700)" test "$(stat -c %a "$cache/$real_md5")" = 700
@@ -219,7 +221,7 @@ check "check-version without a cache entry fails naming it" \
 explicit=$work/explicit
 run "$kh" extract "$explicit"
 check "extract DIR exits 0 and prints DIR" stdout_is "$explicit"
-check "extract DIR holds the archive's files" diff -r -x .kheaders-md5 "$ref" "$explicit"
+check "extract DIR holds the archive's files" diff -r -x '.kheaders-*' "$ref" "$explicit"
 mkdir "$work/empty"
 run "$kh" extract "$work/empty/"
 check "extract into an empty directory of ours works" \
@@ -301,10 +303,13 @@ check "without --load, no module: exit 2, modprobe not run" \
 	bash -c "[ $rc = 2 ] && [ ! -s '$work/modprobe.log' ]"
 run "$kh" --sysfs "$mod_sys" --load info
 check "--load runs modprobe, info shows the module" stdout_has "module: yes"
-check "--load unloads the module it loaded" \
-	test "$(tr '\n' ,  < "$work/modprobe.log")" = "kheaders,-r kheaders,"
-check "after --load the module is gone again" test ! -e "$mod_sys/kernel"
-"$work/bin/modprobe" kheaders
+check "--load never unloads: only \"modprobe kheaders\" was run" \
+	test "$(tr '\n' ,  < "$work/modprobe.log")" = "kheaders,"
+check "after --load the module stays loaded for other users" test -e "$mod_sys/kernel"
+check "--help says --load never unloads" bash -c "'$kh' --help | grep -q 'never unloaded'"
+check "the man page says --load never unloads" \
+	bash -c "LC_ALL=C man -l '$TREE/tools/kheaders/kheaders.8' 2>/dev/null | tr -s ' \n' ' ' |
+		grep -q 'never unloads the module'"
 : > "$work/modprobe.log"
 run "$kh" --sysfs "$mod_sys" --load verify
 check "--load with the module loaded neither loads nor unloads" \
@@ -413,14 +418,16 @@ archive hostile "$(mv_entry ./include/../../evil.h)" ./include
 bad "../ in a name, explicit DIR" "$work/hostile.tar.xz" \
 	"$(md5_of "$work/hostile.tar.xz")" 4 "refused" "$work/out-hostile"
 
-# An archive without version.h unpacks, but check-version names the file.
-mv "$src/include/generated" "$work/generated"
+# An archive without the headers tools need is refused; check-version of
+# a tree without version.h names the file.
+mv "$src/include/generated/uapi" "$work/uapi"
 archive nover ./include ./arch
-mv "$work/generated" "$src/include/generated"
-rm -rf "$KHEADERS_SYSFS"
-sysfs "$KHEADERS_SYSFS" "$work/nover.tar.xz"
-run "$kh" extract "$work/nover"
-check "an archive without version.h extracts" status 0
+mv "$work/uapi" "$src/include/generated/uapi"
+bad "archive without version.h" "$work/nover.tar.xz" "$(md5_of "$work/nover.tar.xz")" 4 \
+	"has no include/generated/uapi/linux/version.h"
+mkdir -p "$work/nover"
+tar -xJf "$work/small.tar.xz" -C "$work/nover"
+rm "$work/nover/include/generated/uapi/linux/version.h"
 run "$kh" check-version "$work/nover"
 check "check-version: missing version.h exits 1 naming it" \
 	status 1 "$work/nover/include/generated/uapi/linux/version.h does not exist"
@@ -570,6 +577,367 @@ check "as nobody: a cache entry made by root is refused (exit 4)" \
 run as_nobody XDG_CACHE_HOME="$work/c-sticky" "$kh" extract
 check "as nobody: a cache in a root-owned sticky directory works" \
 	stdout_is "$work/c-sticky/kheaders/$md5"
+
+# ---- 1: removal through a swapped temporary directory -------------------
+
+# A directory others can write to (no sticky bit) or that is another
+# user's: they could swap our temporary directory for their own tree or
+# for a symlink, so nothing is made there.
+pub=$work/pub
+mkdir -p "$pub"
+chmod 0777 "$pub"
+run "$kh" extract "$pub/out"
+check "extract DIR in a directory writable by others: refused (exit 4)" \
+	status 4 "$pub is writable by group or others \(mode 0777\)"
+check "... and nothing is created there" empty "$pub"
+mkdir -p "$work/theirs-parent"
+chown nobody "$work/theirs-parent"
+run "$kh" extract "$work/theirs-parent/out"
+check "extract DIR in a directory of another user: refused (exit 4)" \
+	status 4 "$work/theirs-parent is owned by uid 65534"
+mkdir -p "$work/mysticky"
+chmod 1777 "$work/mysticky"
+run "$kh" extract "$work/mysticky/out"
+check "extract DIR in a sticky directory of ours works" stdout_is "$work/mysticky/out"
+
+# swap_attack WHO CMD...: run CMD (a kheaders extract) under strace, which
+# delays its rename and each getdents64 so that the cleanup after the
+# failed rename is slow; meanwhile, as WHO, make the rename fail with a
+# non-empty target and then swap the temporary directory for a symlink
+# to $victim.  The victim must survive.
+victim=$work/victim
+swap_attack()
+{
+	local who=$1 dir=$2 target=$3
+	shift 3
+	rm -rf "$victim" "$work/strace.log"
+	cp -a "$src" "$victim"
+	strace -f -o "$work/strace.log" -e trace=rename,renameat,renameat2,getdents64 \
+		-e inject=rename,renameat,renameat2:delay_enter=1000000 \
+		-e inject=getdents64:delay_exit=1500000 "$@" > "$work/stdout" 2> "$work/stderr" &
+	local pid=$! group=nogroup
+	[ "$who" != root ] || group=root
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	setpriv --reuid="$who" --regid="$group" --clear-groups bash -c '
+		cd "$1" || exit
+		for _ in $(seq 200); do
+			t=$(ls -d .kheaders-tmp-* 2>/dev/null) && break
+			sleep 0.05
+		done
+		[ -n "$t" ] || exit
+		mkdir "$2" && touch "$2/x"
+		for _ in $(seq 200); do
+			grep -qE "rename(at2?)?\(.*= -1" "$3" && break
+			sleep 0.05
+		done
+		sleep 0.5
+		mv "$t" old && ln -s "$4" "$t"' - "$dir" "$target" "$work/strace.log" "$victim" \
+		> /dev/null 2>&1
+	wait "$pid"
+	rc=$?
+	diff -r "$src" "$victim"
+}
+if command -v strace > /dev/null; then
+	chmod 0777 "$work"	# for nobody's strace.log reads
+	rm -rf "${pub:?}"/* "$pub"/.k* 2>/dev/null
+	check "swapped temporary directory in a public DIR's parent: nothing of root's removed" \
+		swap_attack nobody "$pub" out "$kh" extract "$pub/out"
+	chmod 0755 "$work"
+	rm -rf "${pub:?}"/* "$pub"/.k* 2>/dev/null
+	c=$work/c-swap
+	mkdir -p "$c"
+	check "swapped temporary directory in the cache: removal never follows it" \
+		swap_attack root "$c" "$md5" "$kh" --cache-dir "$c" extract
+	check "... and the failure is reported" status 4 "has no readable \.kheaders-md5"
+fi
+
+# ---- 2: durability and damaged cache entries ----------------------------
+
+c=$work/c-damage
+if command -v strace > /dev/null; then
+	strace -f -o "$work/sync.log" -e trace=syncfs,fsync,rename,renameat,renameat2 \
+		"$kh" --cache-dir "$c" extract > /dev/null 2>&1
+	check "extract syncs the tree before the rename and the cache base after" \
+		bash -c "grep -oE '^[0-9]+ +(syncfs|fsync|rename[a-z0-9]*)' '$work/sync.log' |
+			awk '{print \$2}' | tr '\n' , | grep -qx 'syncfs,renameat,fsync,'"
+fi
+e=$c/$md5
+run "$kh" --cache-dir "$c" extract
+check "the cache entry has a manifest of every file" \
+	test "$(wc -l < "$e/.kheaders-manifest")" = "$(find "$e" -type f ! -name '.kheaders-*' | wc -l)"
+: > "$e/include/linux/a.h"
+run "$kh" --cache-dir "$c" check-version
+check "check-version of an emptied header in the cache: exit 1 naming it" \
+	status 1 "$e/include/linux/a.h is not a file of 7 bytes as unpacked; $e is damaged"
+run "$kh" --cache-dir "$c" extract
+check "extract repairs an emptied header, saying so" \
+	status 0 "warning: .*include/linux/a.h .*damaged; unpacked it again"
+check "... and the header is back" test "$(cat "$e/include/linux/a.h")" = "int a;"
+check "... and no temporary directory is left" test "$(ls -A "$c")" = "$md5"
+rm "$e/include/linux/kconfig.h"
+run "$kh" --cache-dir "$c" extract
+check "extract repairs a deleted header" \
+	bash -c "[ $rc = 0 ] && [ -f '$e/include/linux/kconfig.h' ] && grep -q 'does not exist' '$work/stderr'"
+sed -i 's/396405/396406/' "$e/include/generated/uapi/linux/version.h"
+run "$kh" --cache-dir "$c" check-version
+check "check-version: version.h changed in place (same size) is noticed by its md5" \
+	status 1 "version.h has md5 .*, not .* as unpacked"
+run "$kh" --cache-dir "$c" extract
+check "extract repairs it" bash -c "grep -q 396405 '$e/include/generated/uapi/linux/version.h'"
+rm "$e/.kheaders-manifest"
+run "$kh" --cache-dir "$c" extract
+check "an entry without a manifest (older kheaders) is unpacked again" \
+	bash -c "[ $rc = 0 ] && [ -f '$e/.kheaders-manifest' ]"
+touch "$e/marker"
+run "$kh" --cache-dir "$c" extract --force
+check "extract --force unpacks a good entry again" \
+	bash -c "[ $rc = 0 ] && [ ! -e '$e/marker' ] && [ ! -s '$work/stderr' ]"
+run "$kh" -f --cache-dir "$c" extract
+check "-f works too" status 0
+mkdir "$work/exp-damage"
+run "$kh" extract "$work/exp-damage/t"
+: > "$work/exp-damage/t/include/linux/kconfig.h"
+run "$kh" check-version "$work/exp-damage/t"
+check "check-version DIR notices a damaged tree made by extract" status 1 "is damaged"
+
+# ---- 3: temporary directories of killed runs ----------------------------
+
+c=$work/c-stale
+"$kh" --cache-dir "$c" extract > /dev/null
+rm -r "${c:?}/$md5"
+mkdir -p "$c/.kheaders-tmp-dead0001/include/linux" "$c/.kheaders-tmp-live0001" \
+	"$c/.kheaders-tmp-nobody01" "$victim/keep"
+touch "$c/.kheaders-tmp-dead0001/include/linux/a.h" "$victim/keep/file"
+chown nobody "$c/.kheaders-tmp-nobody01"
+ln -s "$victim/keep" "$c/.kheaders-tmp-link0001"
+flock "$c/.kheaders-tmp-live0001" sleep 30 &
+lock_pid=$!
+sleep 0.5
+run "$kh" --cache-dir "$c" extract
+check "a stale temporary directory of ours is removed by the next extract" \
+	test ! -e "$c/.kheaders-tmp-dead0001"
+check "... but not one that is locked (in use)" test -d "$c/.kheaders-tmp-live0001"
+check "... nor another user's" test -d "$c/.kheaders-tmp-nobody01"
+check "... nor a symlink's target" test -f "$victim/keep/file"
+kill "$lock_pid"
+wait "$lock_pid" 2> /dev/null
+rm -rf "${c:?}"
+"$kh" --sysfs "$real_sys" --cache-dir "$c" extract > /dev/null 2>&1 &
+kill_pid=$!
+for _ in $(seq 100); do
+	compgen -G "$c/.kheaders-tmp-*/include" > /dev/null && break
+	sleep 0.05
+done
+kill -KILL "$kill_pid"
+wait "$kill_pid" 2> /dev/null
+check "SIGKILL during extract leaves its temporary directory" \
+	compgen -G "$c/.kheaders-tmp-*" > /dev/null
+"$kh" --cache-dir "$c" extract > /dev/null
+check "... which the next extract removes" test -z "$(ls -d "$c"/.kheaders-tmp-* 2>/dev/null)"
+
+# ---- 4: full file systems -----------------------------------------------
+
+for fs in "nr_inodes=50" "nr_inodes=10000"; do
+	mnt=$work/mnt-${fs%%=*}
+	mkdir -p "$mnt"
+	mount -t tmpfs -o "size=1m,$fs,mode=0755" none "$mnt" || continue
+	run "$kh" --sysfs "$real_sys" extract "$mnt/out"
+	check "extract on a full tmpfs ($fs): exit 1, no space left on device" \
+		status 1 "No space left on device"
+	check "... and nothing is left there" empty "$mnt"
+	umount "$mnt"
+done
+
+# ---- 5..8: arguments, sysfs files, names, stdout ------------------------
+
+run "$kh" check-version ''
+check "check-version '' is a usage error (64)" status 64
+run "$kh" extract ''
+check "extract '' is a usage error (64)" status 64
+run "$kh" --cache-dir '' extract
+check "--cache-dir '' is a usage error (64)" status 64
+run "$kh" --sysfs '' info
+check "--sysfs '' is a usage error (64)" status 64
+
+odd=$work/sys-odd
+rm -rf "$odd"
+sysfs "$odd" "$work/small.tar.xz"
+rm "$odd/kernel/kheaders.tar.xz"
+mkfifo "$odd/kernel/kheaders.tar.xz"
+run timeout 10 "$kh" --sysfs "$odd" info
+check "a fifo as the archive is refused, not waited on" status 1 "kheaders.tar.xz is not a regular file"
+run timeout 10 "$kh" --sysfs "$odd" verify
+check "verify of a fifo is refused" status 1 "not a regular file"
+rm "$odd/kernel/kheaders.tar.xz"
+ln -s /dev/zero "$odd/kernel/kheaders.tar.xz"
+run timeout 10 "$kh" --sysfs "$odd" verify
+check "/dev/zero as the archive is refused" status 1 "not a regular file"
+rm "$odd/kernel/kheaders.tar.xz"
+mkdir "$odd/kernel/kheaders.tar.xz"
+run "$kh" --sysfs "$odd" info
+check "a directory as the archive is refused" status 1 "not a regular file"
+rmdir "$odd/kernel/kheaders.tar.xz"
+cp "$work/small.tar.xz" "$odd/kernel/kheaders.tar.xz"
+rm "$odd/kernel/kheaders/arch"
+mkfifo "$odd/kernel/kheaders/arch"
+run timeout 10 "$kh" --sysfs "$odd" info
+check "a fifo as an attribute is refused" status 1 "arch is not a regular file"
+rm "$odd/kernel/kheaders/arch" "$odd/kernel/kheaders/version_code"
+run "$kh" --sysfs "$odd" verify
+check "verify needs neither arch nor version_code" status 0
+printf 'x86\0evil\n' > "$odd/kernel/kheaders/arch"
+echo 396405 > "$odd/kernel/kheaders/version_code"
+run "$kh" --sysfs "$odd" info
+check "a NUL byte in an attribute is refused" status 1 "arch: contains a NUL byte"
+
+export KHEADERS_SYSFS=$work/sys-bad
+long=$(printf "%0200d/" $(seq 21) | tr 0 d)
+archive hostile "$(mv_entry "./include/${long}a.h")" ./include ./arch
+bad "name longer than PATH_MAX" "$work/hostile.tar.xz" "$(md5_of "$work/hostile.tar.xz")" 4 \
+	"would not fit in PATH_MAX"
+tar -cf "$work/empty.tar" -T /dev/null
+bad "empty uncompressed tar" "$work/empty.tar" "$(md5_of "$work/empty.tar")" 1 "not xz compressed"
+xz -T1 < "$work/empty.tar" > "$work/empty.tar.xz"
+bad "empty xz tar" "$work/empty.tar.xz" "$(md5_of "$work/empty.tar.xz")" 4 \
+	"has no include/generated/uapi/linux/version.h"
+export KHEADERS_SYSFS=$small_sys
+if [ -w /dev/full ]; then
+	run bash -c "'$kh' info > /dev/full"
+	check "kheaders info > /dev/full fails" status 1 "standard output: No space left on device"
+fi
+
+# ---- 9: limits ----------------------------------------------------------
+
+export KHEADERS_SYSFS=$work/sys-bad
+truncate -s 2G "$src/include/linux/zero.h"
+archive hostile --sparse ./include ./arch
+rm "$src/include/linux/zero.h"
+bad "2 GiB in a tiny archive, default limit" "$work/hostile.tar.xz" \
+	"$(md5_of "$work/hostile.tar.xz")" 4 "unpacks to more than 1073741824 bytes"
+export KHEADERS_SYSFS=$small_sys
+run "$kh" --max-bytes 20 extract "$work/lim1"
+check "--max-bytes bounds the total size (exit 4)" status 4 "more than 20 bytes"
+run "$kh" --max-entries 3 extract "$work/lim2"
+check "--max-entries bounds the entries (exit 4)" status 4 "more than 3 entries"
+check "... and nothing is left" test ! -e "$work/lim1" -a ! -e "$work/lim2"
+run "$kh" --max-entries 0 extract "$work/lim3"
+check "--max-entries 0 is a usage error" status 64
+run "$kh" --max-bytes 1000 --max-entries 20 extract "$work/lim4"
+check "an archive within the limits extracts" status 0
+
+# ---- 10: threads --------------------------------------------------------
+
+cat > "$work/threads.c" <<'EOF'
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <kheaders.h>
+
+static volatile int running = 2;
+static const char *cache;
+
+static void *extract(void *dir)
+{
+	struct kheaders *kh = kheaders_new(getenv("KHEADERS_SYSFS"));
+	int i, err = 0;
+
+	kheaders_set_cache_dir(kh, cache);
+	for (i = 0; i < 2 && !err; i++) {
+		err = kheaders_extract(kh, i % 2 ? NULL : dir, NULL, 0);
+		if (err)
+			fprintf(stderr, "%s: %s\n", (char *)dir, kheaders_errmsg(kh));
+		if (!err && i % 2 == 0) {
+			char cmd[4200];
+
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)dir);
+			err = system(cmd);
+		}
+	}
+	kheaders_free(kh);
+	__sync_fetch_and_sub(&running, 1);
+	return (void *)(long)err;
+}
+
+int main(int argc, char **argv)
+{
+	char before[4096], now[4096];
+	pthread_t t[2];
+	void *r1, *r2;
+	long checks = 0;
+
+	(void)argc;
+	cache = argv[3];
+	getcwd(before, sizeof(before));
+	pthread_create(&t[0], NULL, extract, argv[1]);
+	pthread_create(&t[1], NULL, extract, argv[2]);
+	while (running) {
+		if (!getcwd(now, sizeof(now)) || strcmp(now, before)) {
+			printf("cwd changed to %s\n", now);
+			return 1;
+		}
+		checks++;
+	}
+	pthread_join(t[0], &r1);
+	pthread_join(t[1], &r2);
+	printf("%ld checks\n", checks);
+	return r1 || r2;
+}
+EOF
+# shellcheck disable=SC2046 # pkg-config's output is a list of words
+check "a threaded program builds against libkheaders.a" \
+	gcc -Wall -pthread -o "$work/threads" "$work/threads.c" -I"$TREE/tools/kheaders" \
+	"$out/libkheaders.a" $(pkg-config --libs libarchive libcrypto)
+mkdir -p "$work/thr"
+run bash -c "cd '$work/thr' && KHEADERS_SYSFS='$real_sys' \
+	'$work/threads' '$work/thr/a' '$work/thr/b' '$work/thr/cache'"
+check "two threads extract at once; the working directory never changes" status 0
+
+# ---- exec ---------------------------------------------------------------
+
+c=$work/c-exec
+env_line="$c/$md5|$c/$md5|$c/$md5"
+# shellcheck disable=SC2016 # expanded by the inner shell
+run "$kh" --cache-dir "$c" exec -- sh -c \
+	'echo "$BCC_KERNEL_SOURCE|$BPFTRACE_KERNEL_SOURCE|$BPFTRACE_KERNEL_BUILD"'
+check "exec sets BCC_KERNEL_SOURCE, BPFTRACE_KERNEL_SOURCE and _BUILD to the tree" \
+	stdout_is "$env_line"
+check "... which is the verified cache entry" \
+	test "$(cat "$c/$md5/.kheaders-md5")" = "$md5"
+run "$kh" --cache-dir "$c" exec sh -c 'exit 7'
+check "exec passes CMD's exit status through (without --)" status 7
+# shellcheck disable=SC2016 # expanded by the inner shell
+run "$kh" --cache-dir "$c" exec -- sh -c 'echo "$1"' sh --load -x
+check "exec: what follows -- is CMD's, not ours" stdout_is "--load"
+run "$kh" exec --cache-dir "$c" --force -- true
+check "exec: options after exec, before --" status 0
+run "$kh" --cache-dir "$c" exec -- "$work/no-such-command"
+check "exec: CMD not found exits 127" status 127 "no-such-command: No such file"
+run "$kh" --cache-dir "$c" exec -- "$work/threads.c"
+check "exec: CMD not executable exits 126" status 126 "Permission denied"
+run "$kh" --cache-dir "$c" exec
+check "exec without CMD is a usage error" status 64
+run "$kh" --cache-dir "$c" exec --
+check "exec -- without CMD is a usage error" status 64
+run "$kh" --sysfs "$work/sys-bad" --cache-dir "$c" exec -- touch "$work/ran"
+check "exec does not run CMD when the headers are bad" \
+	bash -c "[ $rc != 0 ] && [ ! -e '$work/ran' ]"
+
+# ---- help, man page and README agree -----------------------------------
+
+LC_ALL=C MANWIDTH=200 man -l "$TREE/tools/kheaders/kheaders.8" 2>/dev/null > "$work/man.txt"
+for opt in $("$kh" --help | grep -oE -- '--[a-z-]+' | sort -u); do
+	check "the man page documents $opt" grep -q -- "$opt" "$work/man.txt"
+done
+check "--help lists exec" bash -c "'$kh' --help | grep -q 'exec \[--\] CMD'"
+check "the man page documents exec" grep -q 'BPFTRACE_KERNEL_BUILD' "$work/man.txt"
+check "the man page shows exec with opensnoop-bpfcc and bpftrace" \
+	bash -c "grep -q 'kheaders exec -- opensnoop-bpfcc' '$work/man.txt' &&
+		grep -q 'kheaders exec -- bpftrace' '$work/man.txt'"
+check "the README shows exec with opensnoop-bpfcc and bpftrace" \
+	bash -c "grep -q 'kheaders exec -- opensnoop-bpfcc' '$TREE/tools/kheaders/README' &&
+		grep -q 'kheaders exec -- bpftrace' '$TREE/tools/kheaders/README'"
 
 echo "tools-kheaders: $((SECONDS - start)) s"
 done_testing

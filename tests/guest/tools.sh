@@ -34,6 +34,15 @@ check "kheaders extract into a cache keyed by the md5 ($cached)" \
 check "kheaders check-version on the cache" $kh --cache-dir /tmp/cache check-version
 check "a second extract reuses the cache" \
 	test "$($kh --cache-dir /tmp/cache extract)" = "$cached"
+: > "$cached/include/linux/kconfig.h"
+check_fails "check-version notices an emptied header in the cache" \
+	$kh --cache-dir /tmp/cache check-version
+check "extract unpacks a damaged cache entry again" \
+	test "$($kh --cache-dir /tmp/cache extract 2> /dev/null)" = "$cached"
+check "... and the header is back" test -s "$cached/include/linux/kconfig.h"
+# shellcheck disable=SC2016 # expanded by the inner shell
+check "kheaders exec runs CMD with BCC_KERNEL_SOURCE set to the cache" \
+	$kh --cache-dir /tmp/cache exec -- sh -c '[ "$BCC_KERNEL_SOURCE" = "$1" ]' sh "$cached"
 sed -i 's/^#define LINUX_VERSION_CODE .*/#define LINUX_VERSION_CODE 1/' \
 	"$dir/include/generated/uapi/linux/version.h"
 check_fails "check-version refuses headers of another version" \
