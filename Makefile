@@ -35,9 +35,9 @@ bench: tree
 check-matrix: tree
 	$(H)/matrix
 
-install:
-	$(MAKE) -C tools/kheaders O=$(CURDIR)/build/tools/kheaders
-	$(MAKE) -C tools/kheaders O=$(CURDIR)/build/tools/kheaders \
+install: tree
+	$(MAKE) -C build/linux/tools/kheaders O=$(CURDIR)/build/tools/kheaders
+	$(MAKE) -C build/linux/tools/kheaders O=$(CURDIR)/build/tools/kheaders \
 		PREFIX=$(PREFIX) install
 
 clean:

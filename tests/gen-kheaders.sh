@@ -38,8 +38,10 @@ int d;
 int e;
 H
 ln -s a.h "$work/strip/in/link.h"
-printf '%s\n' "$work/strip/in/a.h" "$work/strip/in/link.h" |
-	perl "$strip" "$work/strip/in/" "$work/strip/out"
+printf '%s\n' "$work/strip/in/link.h" "$work/strip/in/a.h" |
+	perl "$strip" "$work/strip/in/" "$work/strip/out" > "$work/strip/names"
+check "strip: names each header once written, in order, then the directories" \
+	test "$(tr '\0' ' ' < "$work/strip/names")" = "./a.h ./link.h . "
 out=$(cat "$work/strip/out/a.h")
 expected='/* SPDX-License-Identifier: GPL-2.0 */
 #define S "/* not a comment */"
@@ -226,6 +228,15 @@ check "same headers, umask 077: the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
 check "same headers, other dir, mtimes, TZ, umask and user: the build's archive" \
 	test "$(md5sum < "$work/real2/deeper2/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
+rm "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
+# shellcheck disable=SC2016 # expanded by the inner bash
+(umask 077 && taskset -c 0 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
+	_ "$TREE" "$script" "$work/real1/deeper1")
+check "same headers on 1 CPU (taskset -c 0): the build's archive" \
+	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
+check "... which is two xz blocks with CRC32 checks" \
+	sh -c "xz -lvv '$archive' | grep -q '^  Blocks: *2\$' &&
+	       xz -lvv '$archive' | grep -q '^  Check: *CRC32\$'"
 
 grep -v 'include/linux/kconfig\.h$' "$obj/kernel/kheaders-srclist" > "$work/real1/deeper1/kernel/kheaders-srclist"
 check_fails "without include/linux/kconfig.h the script fails" \
