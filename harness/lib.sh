@@ -50,6 +50,12 @@ series_patches()
 	grep -v '^#' "$PATCHES/series" | grep . | sed "s|^|$PATCHES/|"
 }
 
+# What harness/apply records as applied: the md5 of the series.
+series_hash()
+{
+	series_patches | xargs cat "$PATCHES/series" | md5sum | cut -c1-32
+}
+
 die()
 {
 	echo >&2 "error: $*"
