@@ -6,10 +6,24 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${KH_BUILD:-$TOP/build}
-SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
-PRISTINE=$BUILD/pristine	# upstream 6.12 as unpacked, never modified
-TREE=$BUILD/linux		# pristine plus this repository's series
+# The kernel the series is on: BASE=6.12 (default) or BASE=6.1, from the
+# environment or make's command line.  Each base has its own tarball,
+# series and build directory: 6.12 uses build/ and patches/ themselves,
+# 6.1 build/6.1/ and patches/6.1/ (see README, "Two bases").
+BASE=${BASE:-6.12}
 PATCHES=$TOP/patches		# the series: "series" lists the patches in order
+case $BASE in
+6.12) ;;
+6.1) BUILD=$BUILD/6.1 PATCHES=$TOP/patches/6.1 ;;
+*)
+	echo >&2 "error: BASE=$BASE: the series is for BASE=6.12 or BASE=6.1"
+	exit 1
+	;;
+esac
+export BASE
+SRC_TARBALL=/usr/src/linux-source-$BASE.tar.xz
+PRISTINE=$BUILD/pristine	# upstream $BASE as unpacked, never modified
+TREE=$BUILD/linux		# pristine plus this repository's series
 OBJ=$BUILD/obj			# one O= build directory per config
 LOGS=$BUILD/logs
 JOBS=$(nproc)

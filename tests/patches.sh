@@ -3,18 +3,23 @@
 #
 # The series as users get it: patches/ applies with git am to pristine
 # 6.12 and each patch is clean under checkpatch.pl --strict; every shell
-# script is clean under ShellCheck; harness/apply is idempotent.
+# script is clean under ShellCheck; harness/apply is idempotent.  With
+# BASE=6.1 the same for patches/6.1/series, which also lists 6.12 patches
+# (../NAME): those must exist and the 6.1 ones must be those stored.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 mapfile -t listed < <(series_patches)
+mapfile -t own < <(printf '%s\n' "${listed[@]}" | grep -v '/\.\./')
 mapfile -t present < <(ls "$PATCHES"/*.patch)
-check "patches/series lists every patch in patches/, in order" \
-	test "${listed[*]}" = "${present[*]}"
+series=${PATCHES#"$TOP"/}/series
+check "$series lists every patch in ${series%series}, in order" \
+	test "${own[*]}" = "${present[*]}"
+check "every patch $series lists exists" ls "${listed[@]}"
 
 rm -f "$LOGS"/patches-git-am.log "$LOGS"/checkpatch-*.log
 check "harness/patches --check-only succeeds" "$TOP/harness/patches" --check-only
-check "git am applies the series to pristine 6.12, same tree as build/linux" \
+check "git am applies the series to pristine $BASE, same tree as ${TREE#"$TOP"/}" \
 	grep -q '^git am: ' "$LOGS/patches-git-am.log"
 for p in "${listed[@]}"; do
 	check "checkpatch --strict: 0 errors, 0 warnings, 0 checks: ${p##*/}" \
