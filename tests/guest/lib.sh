@@ -33,9 +33,21 @@ check_fails()
 	if "$@"; then not_ok "$what"; else ok "$what"; fi
 }
 
-# The LINUX_VERSION_CODE of the running kernel, from its release: the
-# sublevel is capped at 255, as KERNEL_VERSION() does.
+# The LINUX_VERSION_CODE of the running kernel: the build's, which
+# harness/boot puts in /files/version_code for a kernel released under
+# another name (Debian's 6.1.0-56-amd64 is 6.1.192), else from its release.
 running_version_code()
+{
+	if [ -f /files/version_code ]; then
+		cat /files/version_code
+	else
+		release_version_code
+	fi
+}
+
+# The LINUX_VERSION_CODE that uname -r suggests: the sublevel is capped at
+# 255, as KERNEL_VERSION() does.
+release_version_code()
 {
 	uname -r | sed 's/[^0-9.].*//' | {
 		IFS=. read -r major minor sub
