@@ -7,6 +7,9 @@
 # make bench        our gen_kheaders.sh and runtime against upstream 6.12's
 # make check-matrix the configurations and architectures too slow for CI
 # make install      install tools/kheaders under PREFIX (default /usr/local)
+#
+# BASE=6.1 (or "make BASE=6.1 ...") does the same for the series on 6.1 LTS:
+# linux-source-6.1, patches/6.1/series, everything under build/6.1/.
 
 PREFIX ?= /usr/local
 H := harness
