@@ -5,8 +5,9 @@
 # reads of the sysfs files; the module loaded, unloaded and raced; the
 # KUnit suite; then BPF programs compiled on the host against the archive
 # the guest served, loaded in the guest after a version check; and the
-# kheaders tool.  The archive served is also what extract-ikheaders finds
-# in the kernel image or module.
+# kheaders tool, alone and (=y) running Debian's bpftrace and bcc.  The
+# archive served is also what extract-ikheaders finds in the kernel image
+# or module.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -20,6 +21,7 @@ tools=$BUILD/tools/kheaders
 check "tools/kheaders builds static" make -s -C "$TREE/tools/kheaders" \
 	O="$tools" static
 strip -o "$tools/kheaders-static.stripped" "$tools/kheaders-static"
+cp "$tools/kheaders-static.stripped" "$bpf/kheaders-static"
 
 # compile_against DIR: the test programs, compiled against headers in DIR.
 compile_against()
@@ -68,9 +70,15 @@ for name in x86_64-y x86_64-m; do
 	if [ "$name" = x86_64-m ]; then
 		check "$name: the guest's module checks pass" \
 			"$TOP/harness/boot" "$name" "$TOP/tests/guest/module.sh"
-		cp "$tools/kheaders-static.stripped" "$bpf/kheaders-static"
 		check "$name: the kheaders tool works in the guest" \
 			"$TOP/harness/boot" "$name" "$TOP/tests/guest/tools.sh" \
+			"$bpf/kheaders-static"
+	else
+		# Debian's bpftrace and bcc, from the host's root, through
+		# kheaders exec; clang under TCG takes minutes.
+		check "$name: kheaders exec runs bpftrace and bcc in the guest" \
+			env KH_BOOT_HOSTROOT=1 KH_BOOT_TIMEOUT=3000 \
+			"$TOP/harness/boot" "$name" "$TOP/tests/guest/tracers.sh" \
 			"$bpf/kheaders-static"
 	fi
 done
