@@ -79,12 +79,20 @@ md5_of()
 	md5sum < "$1" | cut -c1-32
 }
 
+# The build's LINUX_VERSION_CODE (396405 for 6.12.117), the one after it
+# and its version: the fake sysfs trees and small archives carry it too.
+vcode=$(tar -xJOf "$real" ./include/generated/uapi/linux/version.h |
+	sed -n 's/^#define LINUX_VERSION_CODE \([0-9]*\)$/\1/p')
+[ -n "$vcode" ] || die "no LINUX_VERSION_CODE in $real"
+vnext=$((vcode + 1))
+version=$((vcode >> 16)).$((vcode >> 8 & 255)).$((vcode & 255))
+
 # sysfs DIR ARCHIVE [MD5]: a fake sysfs root serving ARCHIVE, built in.
 sysfs()
 {
 	mkdir -p "$1/kernel/kheaders"
 	cp "$2" "$1/kernel/kheaders.tar.xz"
-	echo 396405 > "$1/kernel/kheaders/version_code"
+	echo "$vcode" > "$1/kernel/kheaders/version_code"
 	echo x86 > "$1/kernel/kheaders/arch"
 	echo "${3:-$(md5_of "$2")}" > "$1/kernel/kheaders/md5"
 }
@@ -93,7 +101,7 @@ sysfs()
 src=$work/src
 mkdir -p "$src/include/generated/uapi/linux" "$src/include/linux" \
 	"$src/arch/x86/include/asm"
-echo '#define LINUX_VERSION_CODE 396405' > "$src/include/generated/uapi/linux/version.h"
+echo "#define LINUX_VERSION_CODE $vcode" > "$src/include/generated/uapi/linux/version.h"
 echo '#define CONFIG_X86 1' > "$src/include/generated/autoconf.h"
 echo '#define IS_ENABLED(x) x' > "$src/include/linux/kconfig.h"
 echo 'int a;' > "$src/include/linux/a.h"
@@ -167,7 +175,7 @@ check "info with an argument is a usage error (64)" status 64
 
 run "$kh" info
 check "info exits 0" status 0
-check "info shows version_code" stdout_has "version_code: 396405 (6.12.117)"
+check "info shows version_code" stdout_has "version_code: $vcode ($version)"
 check "info shows arch" stdout_has "arch: x86"
 check "info shows md5" stdout_has "md5: $real_md5"
 check "info shows the archive size" stdout_has "size: $(stat -c %s "$real")"
@@ -213,7 +221,7 @@ run "$kh" --cache-dir "$cache" check-version
 check "check-version of the cache exits 0" status 0
 run "$kh" check-version "$cache/$real_md5"
 check "check-version DIR exits 0" status 0
-check "check-version names the code" stdout_is "LINUX_VERSION_CODE 396405 matches the running kernel"
+check "check-version names the code" stdout_is "LINUX_VERSION_CODE $vcode matches the running kernel"
 run "$kh" --cache-dir "$work/nocache" check-version
 check "check-version without a cache entry fails naming it" \
 	status 1 "$work/nocache/$real_md5 does not exist"
@@ -228,11 +236,11 @@ check "extract into an empty directory of ours works" \
 	bash -c "[ $rc = 0 ] && [ -f '$work/empty/include/generated/uapi/linux/version.h' ]"
 rm -rf "$work/empty" "$explicit"
 
-echo 396406 > "$real_sys/kernel/kheaders/version_code"
+echo "$vnext" > "$real_sys/kernel/kheaders/version_code"
 run "$kh" check-version "$cache/$real_md5"
 check "check-version: another version code exits 3 naming both" \
-	status 3 "LINUX_VERSION_CODE 396405 but .*version_code\) is 396406"
-echo 396405 > "$real_sys/kernel/kheaders/version_code"
+	status 3 "LINUX_VERSION_CODE $vcode but .*version_code\) is $vnext"
+echo "$vcode" > "$real_sys/kernel/kheaders/version_code"
 
 # ---- the static binary and the library ----------------------------------
 
@@ -271,7 +279,7 @@ check "a C program builds against the installed header and library" \
 	gcc -Wall -Wextra -o "$work/libtest" "$work/libtest.c" -I"$dest/usr/local/include" \
 	"$dest/usr/local/lib/libkheaders.a" $(pkg-config --libs libarchive libcrypto)
 check "the library gives the version code and verifies" \
-	bash -c "'$work/libtest' | head -n 1 | grep -qx 396405"
+	bash -c "'$work/libtest' | head -n 1 | grep -qx $vcode"
 check "the library reports -ENOENT with a message" \
 	bash -c "'$work/libtest' | grep -q '/nonexistent/kernel/kheaders.tar.xz does not exist'"
 
@@ -289,7 +297,7 @@ if [ "\$1" = -r ]; then
 else
 	mkdir -p "$mod_sys/kernel/kheaders" "$mod_sys/module/kheaders"
 	cp "$work/small.tar.xz" "$mod_sys/kernel/kheaders.tar.xz"
-	echo 396405 > "$mod_sys/kernel/kheaders/version_code"
+	echo "$vcode" > "$mod_sys/kernel/kheaders/version_code"
 	echo x86 > "$mod_sys/kernel/kheaders/arch"
 	echo $small_md5 > "$mod_sys/kernel/kheaders/md5"
 	echo live > "$mod_sys/module/kheaders/initstate"
@@ -678,12 +686,12 @@ rm "$e/include/linux/kconfig.h"
 run "$kh" --cache-dir "$c" extract
 check "extract repairs a deleted header" \
 	bash -c "[ $rc = 0 ] && [ -f '$e/include/linux/kconfig.h' ] && grep -q 'does not exist' '$work/stderr'"
-sed -i 's/396405/396406/' "$e/include/generated/uapi/linux/version.h"
+sed -i "s/$vcode/$vnext/" "$e/include/generated/uapi/linux/version.h"
 run "$kh" --cache-dir "$c" check-version
 check "check-version: version.h changed in place (same size) is noticed by its md5" \
 	status 1 "version.h has md5 .*, not .* as unpacked"
 run "$kh" --cache-dir "$c" extract
-check "extract repairs it" bash -c "grep -q 396405 '$e/include/generated/uapi/linux/version.h'"
+check "extract repairs it" bash -c "grep -q $vcode '$e/include/generated/uapi/linux/version.h'"
 rm "$e/.kheaders-manifest"
 run "$kh" --cache-dir "$c" extract
 check "an entry without a manifest (older kheaders) is unpacked again" \
@@ -786,7 +794,7 @@ rm "$odd/kernel/kheaders/arch" "$odd/kernel/kheaders/version_code"
 run "$kh" --sysfs "$odd" verify
 check "verify needs neither arch nor version_code" status 0
 printf 'x86\0evil\n' > "$odd/kernel/kheaders/arch"
-echo 396405 > "$odd/kernel/kheaders/version_code"
+echo "$vcode" > "$odd/kernel/kheaders/version_code"
 run "$kh" --sysfs "$odd" info
 check "a NUL byte in an attribute is refused" status 1 "arch: contains a NUL byte"
 
