@@ -15,6 +15,9 @@
 kh=/mnt/kheaders-static		# /files in the guest's own root
 # Under TCG clang takes minutes, not seconds.
 limit=900
+# The README's bpftrace one-liner.
+oneliner='#include <linux/sched.h>
+    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }'
 
 # in_root CMD...: CMD in the host's userland, with a clean environment.
 in_root()
@@ -61,8 +64,7 @@ while True:
 start=$(uptime_s)
 chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 	strace -f -z -qq -e trace=open,openat -o /tmp/bpftrace.strace \
-	$kh exec -- bpftrace -e '#include <linux/sched.h>
-    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }' \
+	$kh exec -- bpftrace -e "$oneliner" \
 	> /host/tmp/bpftrace.out 2>&1
 status=$?
 echo "guest: kheaders exec -- bpftrace ran $(($(uptime_s) - start)) s, exit status $status"
@@ -90,8 +92,7 @@ mkdir -p /host/tmp/empty
 start=$(uptime_s)
 timeout $limit chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 	BPFTRACE_KERNEL_SOURCE=/tmp/empty BPFTRACE_KERNEL_BUILD=/tmp/empty \
-	bpftrace -e '#include <linux/sched.h>
-    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }' \
+	bpftrace -e "$oneliner" \
 	> /host/tmp/bpftrace-empty.out 2>&1
 status=$?
 echo "guest: bpftrace with empty headers ran $(($(uptime_s) - start)) s, exit status $status"
