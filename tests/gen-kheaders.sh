@@ -217,7 +217,7 @@ find "$work/real2" -name '*.h' -exec touch -d '2001-02-03' {} +
 chown -R nobody "$work/real2"
 gen_alone()
 {
-	(cd "$1" && env srctree="$TREE" SRCARCH=x86 XZ=xz PERL=perl TAR=tar sh "$script" \
+	(cd "$1" && env srctree="$TREE" SRCARCH=x86 XZ="${XZ:-xz}" PERL=perl TAR=tar sh "$script" \
 		kernel/kheaders_data.tar.xz kernel/kheaders-srclist \
 		kernel/kheaders-objlist "")
 }
@@ -230,14 +230,29 @@ check "same headers, umask 077: the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
 check "same headers, other dir, mtimes, TZ, umask and user: the build's archive" \
 	test "$(md5sum < "$work/real2/deeper2/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
+
+# xz runs one thread per CPU (nproc, which OMP_NUM_THREADS overrides), at
+# least two; the bytes must depend on the block size alone.  xzlog records
+# the options xz is given.
+# shellcheck disable=SC2016 # for the wrapper
+printf '#!/bin/sh\necho "$*" > "$0.args"\nexec xz "$@"\n' > "$work/xzlog"
+chmod +x "$work/xzlog"
 rm "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
 # shellcheck disable=SC2016 # expanded by the inner bash
-(umask 077 && taskset -c 0 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
+(umask 077 && XZ=$work/xzlog taskset -c 0 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
 	_ "$TREE" "$script" "$work/real1/deeper1")
 check "same headers on 1 CPU (taskset -c 0): the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
-check "... which is two xz blocks with CRC32 checks" \
-	sh -c "xz -lvv '$archive' | grep -q '^  Blocks: *2\$' &&
+check "... from two xz threads" grep -q -- '--threads=2 ' "$work/xzlog.args"
+rm "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
+(umask 077 && XZ=$work/xzlog OMP_NUM_THREADS=7 gen_alone "$work/real1/deeper1")
+check "same headers in seven xz threads: the build's archive" \
+	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
+check "... which were seven" grep -q -- '--threads=7 ' "$work/xzlog.args"
+tarsize=$(xz -dc "$archive" | wc -c)
+blocks=$(((tarsize + 9437183) / 9437184))
+check "... in $blocks blocks of 9 MiB (for $tarsize bytes) with CRC32 checks" \
+	sh -c "xz -lvv '$archive' | grep -q '^  Blocks: *$blocks\$' &&
 	       xz -lvv '$archive' | grep -q '^  Check: *CRC32\$'"
 
 grep -v 'include/linux/kconfig\.h$' "$obj/kernel/kheaders-srclist" > "$work/real1/deeper1/kernel/kheaders-srclist"
