@@ -231,34 +231,55 @@ check "same headers, umask 077: the build's archive" \
 check "same headers, other dir, mtimes, TZ, umask and user: the build's archive" \
 	test "$(md5sum < "$work/real2/deeper2/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
 
-# xz runs one thread per CPU (nproc, which OMP_NUM_THREADS overrides), at
-# least two; the bytes must depend on the block size alone.  xzlog records
-# the options xz is given.
+# xz runs one thread per CPU (nproc, which OMP_NUM_THREADS overrides, and
+# not the caller's), at least two; the bytes must depend on the block size
+# alone.  xzlog records the options of the last xz run (the compressor).
 # shellcheck disable=SC2016 # for the wrapper
 printf '#!/bin/sh\necho "$*" > "$0.args"\nexec xz "$@"\n' > "$work/xzlog"
 chmod +x "$work/xzlog"
-rm "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
+xzlog_run()
+{
+	rm -f "$work/xzlog.args" "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
+	(umask 077 && env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT XZ="$work/xzlog" "$@")
+}
 # shellcheck disable=SC2016 # expanded by the inner bash
-(umask 077 && XZ=$work/xzlog taskset -c 0 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
-	_ "$TREE" "$script" "$work/real1/deeper1")
+xzlog_run taskset -c 0 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
+	_ "$TREE" "$script" "$work/real1/deeper1"
 check "same headers on 1 CPU (taskset -c 0): the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
-check "... from two xz threads" grep -q -- '--threads=2 ' "$work/xzlog.args"
-rm "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
-(umask 077 && XZ=$work/xzlog OMP_NUM_THREADS=7 gen_alone "$work/real1/deeper1")
+check "... from two xz threads" grep -q -- '--threads=2 --block-size=9MiB' "$work/xzlog.args"
+# shellcheck disable=SC2016 # expanded by the inner bash
+xzlog_run OMP_NUM_THREADS=7 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
+	_ "$TREE" "$script" "$work/real1/deeper1"
 check "same headers in seven xz threads: the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
-check "... which were seven" grep -q -- '--threads=7 ' "$work/xzlog.args"
+check "... which were seven" grep -q -- '--threads=7 --block-size=9MiB' "$work/xzlog.args"
+# xz --robot -lvv: a "block" line per block, its uncompressed size in
+# field 8, its check in 10, "cu" in 13 when the block header has both
+# sizes, as only the multi-threaded encoder writes them.  Three blocks or
+# more, so that seven threads and two differ in what runs at once.
 tarsize=$(xz -dc "$archive" | wc -c)
 blocks=$(((tarsize + 9437183) / 9437184))
-check "... in $blocks blocks of 9 MiB (for $tarsize bytes) with CRC32 checks" \
-	sh -c "xz -lvv '$archive' | grep -q '^  Blocks: *$blocks\$' &&
-	       xz -lvv '$archive' | grep -q '^  Check: *CRC32\$'"
+check "... in $blocks blocks of 9 MiB (for $tarsize bytes), multi-threaded, CRC32" \
+	sh -c "xz --robot -lvv '$archive' | awk -F '\t' -v want=$blocks '
+		\$1 == \"block\" {
+			if (n++ && size != 9437184) bad = 1
+			size = \$8
+			if (\$10 != \"CRC32\" || \$13 != \"cu\") bad = 1
+		}
+		END { exit !(n == want && n >= 3 && !bad) }'"
 
 grep -v 'include/linux/kconfig\.h$' "$obj/kernel/kheaders-srclist" > "$work/real1/deeper1/kernel/kheaders-srclist"
 check_fails "without include/linux/kconfig.h the script fails" \
 	gen_alone "$work/real1/deeper1" 2> "$work/nokconfig.err"
 check "... naming it" grep -q 'include/linux/kconfig.h is not among' "$work/nokconfig.err"
+check "... leaving no archive" test ! -e "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
+cp "$obj/kernel/kheaders-srclist" "$work/real1/deeper1/kernel/kheaders-srclist"
+echo "$TREE/include/linux/kheaders-missing.h" >> "$work/real1/deeper1/kernel/kheaders-srclist"
+check_fails "a header that cannot be read fails the script" \
+	gen_alone "$work/real1/deeper1" 2> "$work/missing.err"
+check "... naming it" grep -q 'include/linux/kheaders-missing.h: No such file' "$work/missing.err"
+check "... leaving no archive" test ! -e "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
 
 # --- A symlink farm of the source tree (as Bazel and Android's build make)
 farm=$BUILD/tmp/linux-farm
