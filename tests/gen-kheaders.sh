@@ -237,20 +237,20 @@ check "same headers, other dir, mtimes, TZ, umask and user: the build's archive"
 # shellcheck disable=SC2016 # for the wrapper
 printf '#!/bin/sh\necho "$*" > "$0.args"\nexec xz "$@"\n' > "$work/xzlog"
 chmod +x "$work/xzlog"
+# xzlog_run CMD...: gen_alone in real1 through CMD (env's syntax).
 xzlog_run()
 {
 	rm -f "$work/xzlog.args" "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
-	(umask 077 && env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT XZ="$work/xzlog" "$@")
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	(umask 077 && env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT XZ="$work/xzlog" \
+		"$@" bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
+		_ "$TREE" "$script" "$work/real1/deeper1")
 }
-# shellcheck disable=SC2016 # expanded by the inner bash
-xzlog_run taskset -c 0 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
-	_ "$TREE" "$script" "$work/real1/deeper1"
+xzlog_run taskset -c 0
 check "same headers on 1 CPU (taskset -c 0): the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
 check "... from two xz threads" grep -q -- '--threads=2 --block-size=9MiB' "$work/xzlog.args"
-# shellcheck disable=SC2016 # expanded by the inner bash
-xzlog_run OMP_NUM_THREADS=7 bash -c "$(declare -f gen_alone)"'; TREE=$1 script=$2 gen_alone "$3"' \
-	_ "$TREE" "$script" "$work/real1/deeper1"
+xzlog_run OMP_NUM_THREADS=7
 check "same headers in seven xz threads: the build's archive" \
 	test "$(md5sum < "$work/real1/deeper1/kernel/kheaders_data.tar.xz" | cut -c1-32)" = "$want"
 check "... which were seven" grep -q -- '--threads=7 --block-size=9MiB' "$work/xzlog.args"
