@@ -6,22 +6,30 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${KH_BUILD:-$TOP/build}
-# The kernel the series is on: BASE=6.12 (default) or BASE=6.1, from the
-# environment or make's command line.  Each base has its own tarball,
-# series and build directory: 6.12 uses build/ and patches/ themselves,
-# 6.1 build/6.1/ and patches/6.1/ (see README, "Two bases").
-BASE=${BASE:-6.12}
+# The kernel the series is on: BASE=7.3 (mainline, the default), or one of
+# the stable bases that carry it as a backport, BASE=6.12 or BASE=6.1, from
+# the environment or make's command line.  Each base has its own tarball,
+# series and build directory: mainline uses build/ and patches/ themselves,
+# the others build/$BASE/ and patches/$BASE/ (see README, "Bases").
+MAINLINE=7.3
+BASE=${BASE:-$MAINLINE}
 PATCHES=$TOP/patches		# the series: "series" lists the patches in order
 case $BASE in
-6.12) ;;
-6.1) BUILD=$BUILD/6.1 PATCHES=$TOP/patches/6.1 ;;
+"$MAINLINE") ;;
+6.12 | 6.1) BUILD=$BUILD/$BASE PATCHES=$TOP/patches/$BASE ;;
 *)
-	echo >&2 "error: BASE=$BASE: the series is for BASE=6.12 or BASE=6.1"
+	echo >&2 "error: BASE=$BASE: the series is for BASE=$MAINLINE (mainline), 6.12 or 6.1"
 	exit 1
 	;;
 esac
 export BASE
-SRC_TARBALL=/usr/src/linux-source-$BASE.tar.xz
+# Debian 12 has the stable bases' linux-source; mainline's comes from
+# Debian's backports of the next release (harness/setup fetches it).
+if [ "$BASE" = "$MAINLINE" ]; then
+	SRC_TARBALL=$BUILD/src/linux-source-$BASE.tar.xz
+else
+	SRC_TARBALL=/usr/src/linux-source-$BASE.tar.xz
+fi
 PRISTINE=$BUILD/pristine	# upstream $BASE as unpacked, never modified
 TREE=$BUILD/linux		# pristine plus this repository's series
 OBJ=$BUILD/obj			# one O= build directory per config
@@ -37,14 +45,16 @@ mkdir -p "$LOGS"
 
 # tgit TREE ARGS...: git on TREE, whose repository is kept beside it in
 # TREE.git so that the kernel build (scripts/setlocalversion) does not see
-# it.  Commits are made as the series' author.
+# it.  Commits are made with the git identity of whoever runs the harness
+# (git config user.name and user.email); where there is none (CI), git am
+# records a placeholder committer, which "make patches" never exports.
 tgit()
 {
-	local tree=$1
+	local tree=$1 id=()
 	shift
-	git --git-dir="$tree.git" --work-tree="$tree" \
-		-c user.name="Kheaders Developers" \
-		-c user.email=kheaders-devel@example.org "$@"
+	git config user.email > /dev/null ||
+		id=(-c user.name="kheaders harness" -c user.email=harness@localhost)
+	git --git-dir="$tree.git" --work-tree="$tree" "${id[@]}" "$@"
 }
 
 # record_base TREE: make TREE.git with TREE, pristine, as commit "base".
