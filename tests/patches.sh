@@ -1,21 +1,45 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The series as users get it: patches/ applies with git am to pristine
-# 6.12 and each patch is clean under checkpatch.pl --strict; every shell
-# script is clean under ShellCheck; harness/apply is idempotent.  With
-# BASE=6.1 the same for patches/6.1/series, which also lists 6.12 patches
-# (../NAME): those must exist and the 6.1 ones must be those stored.
+# The series as users get it: patches/series (mainline) applies with git
+# am to pristine $BASE and each patch is clean under checkpatch.pl
+# --strict; every shell script is clean under ShellCheck; harness/apply is
+# idempotent.  With BASE=6.12 or 6.1 the same for patches/$BASE/series:
+# first the mainline commits the base needs, as stable cherry-picks, then
+# the series.  No exported patch carries a placeholder identity.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 mapfile -t listed < <(series_patches)
-mapfile -t own < <(printf '%s\n' "${listed[@]}" | grep -v '/\.\./')
 mapfile -t present < <(ls "$PATCHES"/*.patch)
 series=${PATCHES#"$TOP"/}/series
 check "$series lists every patch in ${series%series}, in order" \
-	test "${own[*]}" = "${present[*]}"
-check "every patch $series lists exists" ls "${listed[@]}"
+	test "${listed[*]}" = "${present[*]}"
+
+# Cherry-picks first: once a patch of the series comes, no cherry-pick.
+# shellcheck disable=SC2317 # run by check
+picks_first()
+{
+	local p own=
+	for p in "${listed[@]}"; do
+		if grep -q '^commit [0-9a-f]\{40\} upstream\.$' "$p"; then
+			[ -z "$own" ] || return 1
+		else
+			own=$p
+		fi
+	done
+	[ -n "$own" ]
+}
+check "$series: the mainline cherry-picks, then the series" picks_first
+# shellcheck disable=SC2016
+check "no placeholder identity in From:, Signed-off-by: or MAINTAINERS" \
+	bash -c '! grep -E "^(From: |Signed-off-by: |\+M:).*(@example\.(org|com)|@localhost|Kheaders Developers)" "$@"' \
+	- "${listed[@]}"
+own_from=$(grep -L '^commit [0-9a-f]\{40\} upstream\.$' "${listed[@]}" |
+	xargs sed -n 's/^From: //p' | sort -u)
+check "the series' patches have one author, who is the MAINTAINERS entry" \
+	test "$(wc -l <<< "$own_from")" -eq 1 -a \
+	"$(grep -h '^+M:' "${listed[@]}" | cut -f2-)" = "$own_from"
 
 rm -f "$LOGS"/patches-git-am.log "$LOGS"/checkpatch-*.log
 check "harness/patches --check-only succeeds" "$TOP/harness/patches" --check-only
