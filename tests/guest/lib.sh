@@ -33,27 +33,29 @@ check_fails()
 	if "$@"; then not_ok "$what"; else ok "$what"; fi
 }
 
-# The LINUX_VERSION_CODE of the running kernel: the build's, which
-# harness/boot puts in /files/version_code for a kernel released under
-# another name (Debian's 6.1.0-56-amd64 is 6.1.192), else from its release.
-running_version_code()
+# version_code VERSION: the LINUX_VERSION_CODE of a version such as 7.3.4
+# or 6.1.0-56-amd64: the sublevel is capped at 255, as KERNEL_VERSION() does.
+version_code()
 {
-	if [ -f /files/version_code ]; then
-		cat /files/version_code
-	else
-		release_version_code
-	fi
-}
-
-# The LINUX_VERSION_CODE that uname -r suggests: the sublevel is capped at
-# 255, as KERNEL_VERSION() does.
-release_version_code()
-{
-	uname -r | sed 's/[^0-9.].*//' | {
+	echo "$1" | sed 's/[^0-9.].*//' | {
 		IFS=. read -r major minor sub
 		[ "${sub:-0}" -gt 255 ] && sub=255
 		echo $((major * 65536 + minor * 256 + ${sub:-0}))
 	}
+}
+
+# The LINUX_VERSION_CODE of the running kernel, from the version in its
+# Makefile (harness/boot puts "make kernelversion" in /files/kernelversion),
+# not from any file the build generated.
+running_version_code()
+{
+	version_code "$(cat /files/kernelversion)"
+}
+
+# The LINUX_VERSION_CODE that uname -r suggests.
+release_version_code()
+{
+	version_code "$(uname -r)"
 }
 
 # contains STRING PART: whether STRING holds PART.

@@ -27,7 +27,7 @@ if [ -f /files/release ]; then
 		test "$(cat /sys/kernel/kheaders/version_code)" = "$(running_version_code)" \
 		-a "$(running_version_code)" != "$(release_version_code)"
 else
-	check "version_code is LINUX_VERSION_CODE of $(uname -r)" \
+	check "version_code is LINUX_VERSION_CODE of $(cat /files/kernelversion)" \
 		test "$(cat /sys/kernel/kheaders/version_code)" = "$(running_version_code)"
 fi
 case $(uname -m) in
