@@ -2,10 +2,11 @@
 /*
  * libkheaders: where the cache is, and whether a directory can be trusted.
  *
- * CVE-2024-2313: bcc reused /tmp/kheaders-<release> whoever had made it,
- * so a local user could plant headers that root then compiled into BPF
- * programs.  Here a directory is used only when nobody but the caller
- * and root can have written to it or to any directory above it.
+ * CVE-2024-2314 (bcc) and CVE-2024-2313 (bpftrace): both reused
+ * /tmp/kheaders-<release> whoever had made it, so a local user could
+ * plant headers that root then compiled into BPF programs.  Here a
+ * directory is used only when nobody but the caller and root can have
+ * written to it or to any directory above it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,8 +35,10 @@ int kh_cache_base(struct kheaders *kh, char *buf, size_t size)
 	else if (home && home[0] == '/')
 		n = snprintf(buf, size, "%s/.cache/kheaders", home);
 	else
-		return kh_err(kh, ENOENT,
-			      "neither XDG_CACHE_HOME nor HOME is set to an absolute path; give a cache directory");
+		return kh_err(kh, EINVAL,
+			      "no cache directory: neither XDG_CACHE_HOME nor HOME is set to an absolute path (HOME=%s%s%s); set one or choose a cache directory",
+			      home ? "\"" : "", home ? home : "(unset)",
+			      home ? "\"" : "");
 	if (n < 0 || (size_t)n >= size)
 		return kh_err(kh, ENAMETOOLONG, "cache directory name too long");
 	/* Trailing slashes would give "base//md5" and fool dirname(). */
@@ -49,7 +52,7 @@ int kheaders_cache_path(struct kheaders *kh, char *buf, size_t size)
 	char base[PATH_MAX], md5[KHEADERS_MD5_LEN + 1];
 	int err, n;
 
-	err = kh_read_md5(kh, md5);
+	err = kh_kernel_md5(kh, md5);
 	if (!err)
 		err = kh_cache_base(kh, base, sizeof(base));
 	if (err)
@@ -182,6 +185,15 @@ static int make_dirs(struct kheaders *kh, const char *path)
 		       kh_err(kh, ENOTDIR, "%s is not a directory", path);
 	if (errno != ENOENT)
 		return kh_syserr(kh, errno, "%s", path);
+	/* Creating where a dangling link points would go anywhere. */
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
+		ssize_t n = readlink(path, real, sizeof(real) - 1);
+
+		real[n < 0 ? 0 : n] = '\0';
+		return kh_err(kh, ENOENT,
+			      "%s is a symbolic link to %s, which does not exist; refusing to create it",
+			      path, real);
+	}
 	snprintf(copy, sizeof(copy), "%s", path);
 	split_parent(copy, parent, sizeof(parent));
 	err = make_dirs(kh, parent);
@@ -237,7 +249,7 @@ static int check_md5_file(struct kheaders *kh, int dfd, const char *path,
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		err = kh_err(kh, EPERM, "%s/%s is not a regular file of yours; refusing to use %s",
 			     path, KHEADERS_MD5_FILE, path);
-	n = err ? 0 : read(fd, buf, sizeof(buf));
+	n = err ? 0 : kh_read_full(kh, fd, buf, sizeof(buf));
 	close(fd);
 	if (err)
 		return err;
@@ -249,7 +261,7 @@ static int check_md5_file(struct kheaders *kh, int dfd, const char *path,
 	return 0;
 }
 
-int kh_check_entry(struct kheaders *kh, const char *path, const char *md5)
+static int check_entry(struct kheaders *kh, const char *path, const char *md5)
 {
 	char copy[PATH_MAX], parent[PATH_MAX], real[PATH_MAX];
 	struct stat st, fst;
@@ -298,6 +310,31 @@ int kh_check_entry(struct kheaders *kh, const char *path, const char *md5)
 	return err;
 }
 
+/*
+ * An entry that looks damaged or missing may be one that another run is
+ * replacing (--force, or repairing it) right now: that run holds an
+ * exclusive flock(2) on the cache base while it swaps the trees and
+ * removes the old one.  So look again while holding a shared lock.
+ */
+int kh_check_entry(struct kheaders *kh, const char *path, const char *md5)
+{
+	char copy[PATH_MAX], parent[PATH_MAX];
+	int err, pfd;
+
+	err = check_entry(kh, path, md5);
+	if (err != -EUCLEAN && err != -ENOENT)
+		return err;
+	snprintf(copy, sizeof(copy), "%s", path);
+	split_parent(copy, parent, sizeof(parent));
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return err;
+	if (!kh_flock(kh, pfd, LOCK_SH))
+		err = check_entry(kh, path, md5);
+	close(pfd);
+	return err;
+}
+
 /* Does the file @rel in @dfd have @size bytes (and, with @md5, that md5)? */
 static int check_file(struct kheaders *kh, int dfd, const char *dir,
 		      const char *rel, unsigned long long size,
@@ -322,7 +359,7 @@ static int check_file(struct kheaders *kh, int dfd, const char *dir,
 	fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kh_syserr(kh, errno, "%s/%s", dir, rel);
-	err = kh_md5_fd(fd, got);
+	err = kh_md5_fd(kh, fd, got);
 	close(fd);
 	if (err)
 		return kh_syserr(kh, -err, "%s/%s", dir, rel);
@@ -373,9 +410,11 @@ int kh_check_manifest(struct kheaders *kh, int dfd, const char *path)
 	if (!err && !text)
 		err = -ENOMEM;
 	if (!err)
-		n = read(fd, text, st.st_size);
-	if (!err && n != st.st_size)
-		err = n < 0 ? -errno : -EUCLEAN;
+		n = kh_read_full(kh, fd, text, st.st_size);
+	if (!err && n < 0)
+		err = n;
+	else if (!err && n != st.st_size)
+		err = -EUCLEAN;
 	close(fd);
 	if (err) {
 		free(text);

@@ -19,11 +19,11 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 
 #include "internal.h"
 
@@ -36,58 +36,226 @@ const char *const kh_key_files[KH_KEY_FILES] = {
 	"include/generated/autoconf.h",
 };
 
-/* One extraction: the archive as libarchive reads it, hashed on the way. */
+/* The archive as libarchive reads it, hashed on the way. */
+struct source {
+	struct kheaders *kh;
+	int fd;
+	const char *path;	/* for messages */
+	struct kh_md5 md;
+	char buf[65536];
+};
+
+/* One extraction. */
 struct unpack {
 	struct kheaders *kh;
-	int fd;			/* the archive */
+	struct source src;
 	int dfd;		/* the temporary directory */
-	const char *path;	/* the archive, for messages */
 	const char *target;	/* what the tree will be, for messages */
-	const char *arch;
-	EVP_MD_CTX *md;		/* of the archive */
-	EVP_MD_CTX *file_md;	/* of the file being written */
+	char arch[32];		/* "" upstream until arch/<arch>/ is met */
+	bool upstream;		/* no metadata: the arch comes from the archive */
+	struct kh_md5 file_md;	/* of the file being written */
 	unsigned long long bytes;
 	unsigned long entries;
 	unsigned int keys;	/* bit i: kh_key_files[i] seen */
+	char release[KH_SMALL_FILE];	/* the text of utsrelease.h */
+	size_t release_len;
+	bool has_release;
 	char *manifest;
 	size_t len, size;
-	char buf[65536];
 };
 
 static la_ssize_t source_read(struct archive *a, void *data,
 			      const void **buf)
 {
-	struct unpack *u = data;
+	struct source *src = data;
 	ssize_t n;
 
-	do
-		n = read(u->fd, u->buf, sizeof(u->buf));
-	while (n < 0 && errno == EINTR);
+	n = kh_read_full(src->kh, src->fd, src->buf, sizeof(src->buf));
 	if (n < 0) {
-		archive_set_error(a, errno, "read error");
+		archive_set_error(a, -n, "%s", n == -ECANCELED ?
+				  "interrupted" : "read error");
 		return -1;
 	}
-	EVP_DigestUpdate(u->md, u->buf, n);
-	*buf = u->buf;
+	kh_md5_update(&src->md, src->buf, n);
+	*buf = src->buf;
 	return n;
 }
 
-/* Hash what libarchive left unread after the end of the tar data. */
-static int source_finish(struct unpack *u, char md5[KHEADERS_MD5_LEN + 1])
+/* Open the archive for reading with libarchive, hashing it. */
+static struct archive *source_open(struct source *src, int *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
+	struct kheaders *kh = src->kh;
+	struct archive *a;
+
+	kh_md5_init(&src->md);
+	a = archive_read_new();
+	if (!a) {
+		*err = kh_err(kh, ENOMEM, "out of memory");
+		return NULL;
+	}
+	archive_read_support_filter_xz(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, src, NULL, source_read, NULL) != ARCHIVE_OK)
+		*err = kh_err(kh, EIO, "%s: %s", src->path, archive_error_string(a));
+	else if (archive_filter_code(a, 0) != ARCHIVE_FILTER_XZ)
+		*err = kh_err(kh, EIO, "%s: not xz compressed", src->path);
+	else
+		return a;
+	archive_read_free(a);
+	return NULL;
+}
+
+/* Hash what libarchive left unread after the end of the tar data. */
+static int source_finish(struct source *src, char md5[KHEADERS_MD5_LEN + 1])
+{
 	ssize_t n;
 
-	while ((n = read(u->fd, u->buf, sizeof(u->buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		EVP_DigestUpdate(u->md, u->buf, n);
-	}
-	EVP_DigestFinal_ex(u->md, md, NULL);
-	kh_hex(md5, md);
+	while ((n = kh_read_full(src->kh, src->fd, src->buf, sizeof(src->buf))) > 0)
+		kh_md5_update(&src->md, src->buf, n);
+	if (n < 0)
+		return n;
+	kh_md5_final(&src->md, md5);
 	return 0;
+}
+
+/* Did reading stop because the caller cancelled? */
+static int decode_error(struct source *src, struct archive *a, const char *rel)
+{
+	if (kh_cancelled(src->kh))
+		return kh_err(src->kh, ECANCELED, "interrupted");
+	if (rel)
+		return kh_err(src->kh, EIO, "cannot decode %s at %s: %s",
+			      src->path, rel, archive_error_string(a));
+	return kh_err(src->kh, EIO, "cannot decode %s: %s", src->path,
+		      archive_error_string(a));
+}
+
+/* The entry's name without "./" and a trailing '/'. */
+static const char *entry_name(struct archive_entry *e, size_t *len)
+{
+	const char *name = archive_entry_pathname(e);
+
+	if (!name)
+		name = "";
+	if (!strncmp(name, "./", 2))
+		name += 2;
+	*len = strlen(name);
+	while (*len && name[*len - 1] == '/')
+		(*len)--;
+	return name;
+}
+
+/* Is @s (of @len bytes) a plain architecture name, as arch/<arch>/ has? */
+static bool arch_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len >= 32)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= '0' && s[i] <= '9') &&
+		    s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Without metadata, the archive tells its architecture: the one
+ * directory below arch/.  Headers of two are refused.  @rel (of @len
+ * bytes) is an entry's name; sets @arch at the first arch/<arch>.
+ */
+static int learn_arch(struct kheaders *kh, const char *rel, size_t len,
+		      char arch[32])
+{
+	const char *name = rel + 5, *slash;
+	size_t n;
+
+	if (len <= 5 || strncmp(rel, "arch/", 5))
+		return 0;
+	slash = memchr(name, '/', len - 5);
+	n = slash ? (size_t)(slash - name) : len - 5;
+	if (!arch_name(name, n))
+		return 0;	/* refused later as outside include/ */
+	if (!*arch) {
+		memcpy(arch, name, n);
+		arch[n] = '\0';
+	} else if (strlen(arch) != n || strncmp(arch, name, n)) {
+		return kh_err(kh, EPERM,
+			      "archive entry %.*s refused: the archive has headers of two architectures, %s and %.*s",
+			      (int)len, rel, arch, (int)n, name);
+	}
+	return 0;
+}
+
+/* Read the data of the current entry, at most @size - 1 bytes, as text. */
+static int read_text(struct source *src, struct archive *a, const char *rel,
+		     char *text, size_t size, size_t *len)
+{
+	la_ssize_t n;
+
+	*len = 0;
+	while ((n = archive_read_data(a, text + *len, size - 1 - *len)) > 0) {
+		*len += n;
+		if (*len == size - 1)
+			break;
+	}
+	if (n < 0)
+		return decode_error(src, a, rel);
+	text[*len] = '\0';
+	return 0;
+}
+
+int kh_scan_archive(struct kheaders *kh, bool full, struct kh_scan *s)
+{
+	char path[PATH_MAX], text[KH_SMALL_FILE];
+	struct source *src;
+	struct archive_entry *e;
+	struct archive *a;
+	const char *name;
+	size_t len, n;
+	int err = 0, r;
+
+	memset(s, 0, sizeof(*s));
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return kh_err(kh, ENOMEM, "out of memory");
+	src->kh = kh;
+	src->path = path;
+	err = kh_open_archive(kh, path, &src->fd);
+	if (err) {
+		free(src);
+		return err;
+	}
+	a = source_open(src, &err);
+	while (a && !err) {
+		r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK) {
+			err = decode_error(src, a, NULL);
+			break;
+		}
+		name = entry_name(e, &len);
+		err = learn_arch(kh, name, len, s->arch);
+		if (err || archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		if (len == strlen(KH_VERSION_H) && !strncmp(name, KH_VERSION_H, len)) {
+			err = read_text(src, a, KH_VERSION_H, text, sizeof(text), &n);
+			s->has_version_code = !err &&
+				!kh_parse_version_code(text, &s->version_code);
+		} else if (len == strlen(KH_UTSRELEASE_H) &&
+			   !strncmp(name, KH_UTSRELEASE_H, len)) {
+			err = read_text(src, a, KH_UTSRELEASE_H, text, sizeof(text), &n);
+			s->has_release = !err &&
+				!kh_parse_release(text, s->release, sizeof(s->release));
+		}
+		if (!full && s->has_version_code && s->has_release)
+			break;
+	}
+	archive_read_free(a);
+	close(src->fd);
+	free(src);
+	return err;
 }
 
 static const char *type_name(mode_t type)
@@ -186,6 +354,12 @@ static int check_entry(struct unpack *u, struct archive_entry *e,
 	if (why)
 		return kh_err(kh, EPERM, "archive entry %s refused: it has %s",
 			      archive_entry_pathname(e), why);
+	if (u->upstream) {
+		int err = learn_arch(kh, rel, len, u->arch);
+
+		if (err)
+			return err;
+	}
 	if (++u->entries > u->kh->max_entries)
 		return kh_err(kh, EPERM,
 			      "archive entry %s refused: the archive has more than %lu entries (the limit)",
@@ -199,13 +373,14 @@ static int check_entry(struct unpack *u, struct archive_entry *e,
 	}
 	snprintf(archdir, sizeof(archdir), "arch/%s", u->arch);
 	snprintf(archinc, sizeof(archinc), "arch/%s/include", u->arch);
-	if (under(rel, len, "include") || under(rel, len, archinc))
+	if (under(rel, len, "include") || (*u->arch && under(rel, len, archinc)))
 		return 0;
-	if (type == AE_IFDIR && (!strcmp(rel, "arch") || !strcmp(rel, archdir)))
+	if (type == AE_IFDIR && (!strcmp(rel, "arch") ||
+				 (*u->arch && !strcmp(rel, archdir))))
 		return 0;
 	return kh_err(kh, EPERM,
 		      "archive entry %s refused: outside include/ and arch/%s/include/",
-		      archive_entry_pathname(e), u->arch);
+		      archive_entry_pathname(e), *u->arch ? u->arch : "<arch>");
 }
 
 /*
@@ -240,7 +415,6 @@ static int open_parent(struct unpack *u, char *rel, const char **name)
 static int add_manifest(struct unpack *u, const char *rel,
 			unsigned long long size)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t need = strlen(rel) + KHEADERS_MD5_LEN + 24;
 	char *p;
 
@@ -251,8 +425,7 @@ static int add_manifest(struct unpack *u, const char *rel,
 			return kh_err(u->kh, ENOMEM, "out of memory");
 		u->manifest = p;
 	}
-	EVP_DigestFinal_ex(u->file_md, md, NULL);
-	kh_hex(u->manifest + u->len, md);
+	kh_md5_final(&u->file_md, u->manifest + u->len);
 	u->len += KHEADERS_MD5_LEN;
 	u->len += sprintf(u->manifest + u->len, " %llu %s\n", size, rel);
 	return 0;
@@ -265,19 +438,28 @@ static int write_data(struct unpack *u, struct archive *a,
 	unsigned long long size = archive_entry_size(e);
 	const char *buf;
 	size_t len;
+	bool release = !strcmp(rel, KH_UTSRELEASE_H);
 	la_int64_t offset;
 	ssize_t n;
 	int r;
 
-	EVP_DigestInit_ex(u->file_md, EVP_md5(), NULL);
+	kh_md5_init(&u->file_md);
 	while ((r = archive_read_data_block(a, (const void **)&buf, &len,
 					    &offset)) == ARCHIVE_OK) {
 		if (offset < 0 || offset + len > size)
 			return kh_err(u->kh, EIO, "cannot decode %s at %s: data beyond its size",
-				      u->path, rel);
+				      u->src.path, rel);
 		/* Sparse files: the holes are zeros too. */
 		if (len)
-			EVP_DigestUpdate(u->file_md, buf, len);
+			kh_md5_update(&u->file_md, buf, len);
+		/* Kept to compare with the running kernel's release. */
+		if (release && (size_t)offset < sizeof(u->release) - 1) {
+			n = len < sizeof(u->release) - 1 - offset ? len :
+			    sizeof(u->release) - 1 - offset;
+			memcpy(u->release + offset, buf, n);
+			u->release_len = offset + n;
+			u->has_release = true;
+		}
 		while (len) {
 			n = pwrite(fd, buf, len, offset);
 			if (n < 0 && errno == EINTR)
@@ -291,8 +473,7 @@ static int write_data(struct unpack *u, struct archive *a,
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return kh_err(u->kh, EIO, "cannot decode %s at %s: %s", u->path,
-			      rel, archive_error_string(a));
+		return decode_error(&u->src, a, rel);
 	if (ftruncate(fd, size))
 		return kh_syserr(u->kh, errno, "%s: cannot write %s", u->target,
 				 rel);
@@ -354,13 +535,14 @@ static int unpack_entries(struct unpack *u, struct archive *a)
 	int i, r, err;
 
 	for (;;) {
+		if (kh_cancelled(u->kh))
+			return kh_err(u->kh, ECANCELED, "interrupted");
 		r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		/* Warnings too: the kernel's archive never causes one. */
 		if (r != ARCHIVE_OK)
-			return kh_err(u->kh, EIO, "cannot decode %s: %s", u->path,
-				      archive_error_string(a));
+			return decode_error(&u->src, a, NULL);
 		err = check_entry(u, e, rel);
 		if (err == 1)
 			continue;
@@ -373,7 +555,7 @@ static int unpack_entries(struct unpack *u, struct archive *a)
 		if (!(u->keys & (1U << i)))
 			return kh_err(u->kh, EPERM,
 				      "%s refused: it has no %s, so it holds no kernel headers that tools can use",
-				      u->path, kh_key_files[i]);
+				      u->src.path, kh_key_files[i]);
 	return 0;
 }
 
@@ -381,62 +563,101 @@ static int unpack_entries(struct unpack *u, struct archive *a)
 static int write_file(struct unpack *u, const char *name, const char *text,
 		      size_t len)
 {
-	ssize_t n = -1;
-	int fd;
+	ssize_t n;
+	int fd, err = 0;
 
 	fd = openat(u->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
-	while (fd >= 0 && len) {
-		n = write(fd, text, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		text += n;
-		len -= n;
-	}
-	if (fd < 0 || (n < 0 && len) || close(fd))
+	if (fd < 0)
 		return kh_syserr(u->kh, errno, "%s: cannot write %s", u->target,
 				 name);
+	while (len && !err) {
+		n = write(fd, text, len);
+		if (n < 0 && errno != EINTR)
+			err = errno;
+		if (n > 0) {
+			text += n;
+			len -= n;
+		}
+	}
+	/* Closed whatever happened: a leaked descriptor keeps the space. */
+	if (close(fd) && !err)
+		err = errno;
+	if (err)
+		return kh_syserr(u->kh, err, "%s: cannot write %s", u->target,
+				 name);
 	return 0;
+}
+
+/*
+ * Without metadata, what says that the archive is the running kernel's
+ * is its UTS_RELEASE, which must be uname -r.
+ */
+static int check_unpacked_release(struct unpack *u)
+{
+	struct kheaders *kh = u->kh;
+	char got[65], want[65];
+	int err;
+
+	u->release[u->release_len] = '\0';
+	if (!u->has_release || kh_parse_release(u->release, got, sizeof(got)))
+		return kh_err(kh, EINVAL,
+			      "%s has no %s with a \"#define UTS_RELEASE\" line; cannot tell whether it is the running kernel's",
+			      u->src.path, KH_UTSRELEASE_H);
+	err = kh_uname_release(kh, want, sizeof(want));
+	if (!err && strcmp(got, want))
+		err = kh_err(kh, ESTALE,
+			     "%s/%s has UTS_RELEASE \"%s\" but the running kernel is \"%s\" (uname -r)",
+			     kh->sysfs, KH_ARCHIVE, got, want);
+	return err;
 }
 
 /*
  * Unpack, check that the archive did not change meanwhile, then write
  * the manifest and last the md5 file, which marks the tree complete.
  */
-static int unpack(struct unpack *u, const char *md5)
+static int unpack(struct unpack *u, const char *md5, bool cache)
 {
 	struct kheaders *kh = u->kh;
 	char got[KHEADERS_MD5_LEN + 1], line[KHEADERS_MD5_LEN + 2];
 	struct archive *a;
-	int err;
+	struct stat st;
+	int err = 0;
 
-	a = archive_read_new();
-	if (!a)
-		return kh_err(kh, ENOMEM, "out of memory");
-	archive_read_support_filter_xz(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open(a, u, NULL, source_read, NULL) != ARCHIVE_OK)
-		err = kh_err(kh, EIO, "%s: %s", u->path, archive_error_string(a));
-	else if (archive_filter_code(a, 0) != ARCHIVE_FILTER_XZ)
-		err = kh_err(kh, EIO, "%s: not xz compressed", u->path);
-	else
+	a = source_open(&u->src, &err);
+	if (a)
 		err = unpack_entries(u, a);
 	archive_read_free(a);
-	if (!err && source_finish(u, got))
-		err = kh_syserr(kh, errno, "%s", u->path);
+	if (!err && u->upstream)
+		err = check_unpacked_release(u);
+	if (!err) {
+		err = source_finish(&u->src, got);
+		if (err == -ECANCELED)
+			err = kh_err(kh, ECANCELED, "interrupted");
+		else if (err)
+			err = kh_syserr(kh, -err, "%s", u->src.path);
+	}
 	if (!err && strcmp(got, md5))
 		err = kh_err(kh, EBADMSG, "%s changed while it was unpacked: md5 %s, expected %s",
-			     u->path, got, md5);
+			     u->src.path, got, md5);
 	if (!err)
 		err = write_file(u, KH_MANIFEST, u->manifest, u->len);
 	snprintf(line, sizeof(line), "%s\n", md5);
 	if (!err)
 		err = write_file(u, KHEADERS_MD5_FILE, line, sizeof(line) - 1);
+	/*
+	 * A tree of the caller's own, unlike the cache, is for everyone:
+	 * 0755 before the umask, as the directories in it were made.
+	 */
+	if (!err && !cache &&
+	    (fstatat(u->dfd, "include", &st, AT_SYMLINK_NOFOLLOW) ||
+	     fchmod(u->dfd, st.st_mode & 0777)))
+		err = kh_syserr(kh, errno, "%s: cannot set its mode", u->target);
 	/* One syncfs() instead of an fsync() for each of 7000 files. */
 	if (!err && syncfs(u->dfd))
 		err = kh_syserr(kh, errno, "%s: cannot sync", u->target);
+	if (!err && kh_cancelled(kh))
+		err = kh_err(kh, ECANCELED, "interrupted");
 	return err;
 }
 
@@ -506,13 +727,35 @@ static int prepare_dir(struct kheaders *kh, const char *dir, char *parent,
 }
 
 /*
+ * Remove what killed runs left in the cache base @parent, under our lock
+ * on it: also when the entry is then reused, else the temporary tree of
+ * a killed --force run would stay for good.
+ */
+static int remove_stale(struct kheaders *kh, const char *parent)
+{
+	int pfd, err;
+
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return kh_syserr(kh, errno, "%s", parent);
+	err = kh_flock(kh, pfd, LOCK_EX);
+	if (!err)
+		kh_remove_stale(pfd);
+	close(pfd);
+	return err == -ECANCELED ? kh_err(kh, ECANCELED, "interrupted") : 0;
+}
+
+/*
  * The cache: returns 1 when a trustworthy entry for @md5 already exists,
- * 0 when it must be made, 2 when it must be replaced, or an error.
+ * 0 when it must be made, 2 when it must be replaced, or an error.  Only
+ * an entry that does not exist is made: any other failure (no HOME, a
+ * dangling link) is the caller's.
  */
 static int prepare_cache(struct kheaders *kh, const char *md5, char *parent,
 			 char *target)
 {
 	char base[PATH_MAX];
+	struct stat st;
 	int err;
 
 	err = kh_cache_base(kh, base, sizeof(base));
@@ -521,7 +764,12 @@ static int prepare_cache(struct kheaders *kh, const char *md5, char *parent,
 	if (!err)
 		err = kh_join(kh, target, parent, md5);
 	if (!err)
-		err = kh_check_entry(kh, target, md5);
+		err = remove_stale(kh, parent);
+	if (err)
+		return err;
+	if (lstat(target, &st) && errno == ENOENT)
+		return 0;
+	err = kh_check_entry(kh, target, md5);
 	if (err == -ENOENT)
 		return 0;
 	if (err == -EUCLEAN || (!err && kh->force))
@@ -529,17 +777,41 @@ static int prepare_cache(struct kheaders *kh, const char *md5, char *parent,
 	return err ? err : 1;
 }
 
+/* A name for a temporary directory: random, else as unique as we can. */
+static void tmp_name(char name[KH_TMP_NAME])
+{
+	static unsigned long counter;
+	unsigned long long r;
+	struct timespec ts;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		/*
+		 * No getrandom() (old kernel, seccomp): the name need not
+		 * be secret, only new; mkdirat() tells if it is not.
+		 */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = (unsigned long long)ts.tv_nsec ^
+		    (unsigned long long)ts.tv_sec << 30 ^
+		    (unsigned long long)getpid() << 44 ^
+		    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) *
+		    0x9e3779b97f4a7c15ULL;
+	}
+	snprintf(name, KH_TMP_NAME, "%s%016llx", KH_TMP_PREFIX, r);
+}
+
 /* Make and lock a fresh temporary directory in @pfd. */
 static int make_tmp(struct kheaders *kh, int pfd, const char *parent,
-		    char name[32])
+		    char name[KH_TMP_NAME])
 {
-	unsigned int r;
-	int fd, i;
+	int fd, i, err;
 
-	for (i = 0; i < 100; i++) {
-		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-			break;
-		snprintf(name, 32, "%s%08x", KH_TMP_PREFIX, r);
+	for (i = 0; ; i++) {
+		/* Someone else's name is never used, whoever made it. */
+		if (i == 100)
+			return kh_err(kh, EEXIST,
+				      "cannot create a temporary directory in %s: the 100 names tried all exist",
+				      parent);
+		tmp_name(name);
 		/* mode 0700: private until complete */
 		if (!mkdirat(pfd, name, 0700))
 			break;
@@ -549,9 +821,9 @@ static int make_tmp(struct kheaders *kh, int pfd, const char *parent,
 	}
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		i = errno;
+		err = errno;
 		unlinkat(pfd, name, AT_REMOVEDIR);
-		return kh_syserr(kh, i, "%s/%s", parent, name);
+		return kh_syserr(kh, err, "%s/%s", parent, name);
 	}
 	/*
 	 * Best effort: a kernel without CONFIG_FILE_LOCKING takes no lock,
@@ -561,32 +833,72 @@ static int make_tmp(struct kheaders *kh, int pfd, const char *parent,
 	return fd;
 }
 
-/* Remove our temporary directory, open as @dfd, named @tmp in @pfd. */
-static int remove_tmp(int pfd, int dfd, const char *tmp)
+/*
+ * Replace the tree @name in @pfd with our complete one, @tmp, under our
+ * exclusive lock on @pfd (readers that find the entry damaged meanwhile
+ * look again under a shared lock), and remove the old tree.
+ * renameat2(RENAME_EXCHANGE) does it in one step; where the file system
+ * lacks it (NFS and CIFS say EINVAL), the old tree is renamed aside
+ * first, to a name that kh_remove_stale() removes should we be killed
+ * here, and put back if ours cannot take its place.
+ */
+static int replace_tree(struct unpack *u, int pfd, const char *tmp,
+			const char *name)
 {
-	return dfd < 0 || kh_empty_dir(dfd) || unlinkat(pfd, tmp, AT_REMOVEDIR);
+	struct kheaders *kh = u->kh;
+	char aside[KH_TMP_NAME + 8];
+	int err;
+
+	err = kh_flock(kh, pfd, LOCK_EX);
+	if (err)
+		return kh_err(kh, -err, "%s: cannot lock its directory", u->target);
+	if (!renameat2(pfd, tmp, pfd, name, RENAME_EXCHANGE)) {
+		/* The old tree has our temporary name now. */
+		kh_remove_at(pfd, tmp);
+		goto out;
+	}
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+		err = kh_syserr(kh, errno, "cannot replace %s", u->target);
+		goto out;
+	}
+	snprintf(aside, sizeof(aside), "%s-old", tmp);
+	if (renameat(pfd, name, pfd, aside)) {
+		err = kh_syserr(kh, errno, "cannot replace %s: cannot rename it aside",
+				u->target);
+		goto out;
+	}
+	if (renameat(pfd, tmp, pfd, name)) {
+		err = kh_syserr(kh, errno, "cannot replace %s", u->target);
+		renameat(pfd, aside, pfd, name);
+		goto out;
+	}
+	kh_remove_at(pfd, aside);
+out:
+	flock(pfd, LOCK_UN);
+	return err;
 }
 
 /*
  * Unpack into a fresh temporary directory in @parent, then rename it to
- * @name there, or with @replace exchange it with the tree there.
+ * @name there, or with @replace put it in place of the tree there.
  */
 static int unpack_and_rename(struct unpack *u, const char *parent,
 			     const char *name, const char *md5, bool cache,
 			     bool replace)
 {
 	struct kheaders *kh = u->kh;
+	char tmp[KH_TMP_NAME];
 	bool remove;
-	char tmp[32];
 	int pfd, err;
 
 	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return kh_syserr(kh, errno, "%s", parent);
 	/* Our lock on the base covers making and locking our directory. */
-	if (cache) {
-		flock(pfd, LOCK_EX);
-		kh_remove_stale(pfd);
+	err = cache ? kh_flock(kh, pfd, LOCK_EX) : 0;
+	if (err) {
+		close(pfd);
+		return kh_err(kh, ECANCELED, "interrupted");
 	}
 	u->dfd = make_tmp(kh, pfd, parent, tmp);
 	if (cache)
@@ -595,19 +907,12 @@ static int unpack_and_rename(struct unpack *u, const char *parent,
 		close(pfd);
 		return u->dfd;
 	}
-	err = unpack(u, md5);
-	remove = err || replace;
+	err = unpack(u, md5, cache);
+	remove = err;
 	if (!err && replace) {
-		/* The old tree gets our temporary name, then goes. */
-		flock(pfd, LOCK_EX);
-		if (renameat2(pfd, tmp, pfd, name, RENAME_EXCHANGE))
-			err = kh_syserr(kh, errno, "cannot replace %s", u->target);
-		close(u->dfd);
-		u->dfd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				O_CLOEXEC);
-		remove_tmp(pfd, u->dfd, tmp);
-		flock(pfd, LOCK_UN);
-		remove = false;
+		err = replace_tree(u, pfd, tmp, name);
+		/* On failure our tree is still at @tmp. */
+		remove = err;
 	} else if (!err && renameat(pfd, tmp, pfd, name)) {
 		err = errno;
 		remove = true;
@@ -620,14 +925,16 @@ static int unpack_and_rename(struct unpack *u, const char *parent,
 	}
 	if (!err && fsync(pfd))
 		err = kh_syserr(kh, errno, "%s: cannot sync", parent);
-	if (remove && remove_tmp(pfd, u->dfd, tmp) && err) {
+	/* Through the descriptor we made it with: never a swapped name. */
+	if (remove && (kh_empty_dir(u->dfd) || unlinkat(pfd, tmp, AT_REMOVEDIR)) &&
+	    err) {
 		size_t n = strlen(kh->err);
 
 		snprintf(kh->err + n, sizeof(kh->err) - n,
 			 " (and %s/%s could not be removed)", parent, tmp);
 	}
-	if (u->dfd >= 0)
-		close(u->dfd);
+	close(u->dfd);
+	u->dfd = -1;
 	close(pfd);
 	return err;
 }
@@ -635,22 +942,40 @@ static int unpack_and_rename(struct unpack *u, const char *parent,
 int kheaders_extract(struct kheaders *kh, const char *dir, char *out,
 		     size_t size)
 {
-	char md5[KHEADERS_MD5_LEN + 1], arch[32], path[PATH_MAX];
+	char md5[KHEADERS_MD5_LEN + 1], path[PATH_MAX];
 	char parent[PATH_MAX], target[PATH_MAX], name[PATH_MAX];
 	char damage[sizeof(kh->err)] = "";
-	struct unpack u = { .kh = kh, .fd = -1, .dfd = -1, .arch = arch,
-			    .path = path, .target = target };
+	struct unpack *u;
 	int err, how;
 
 	kh->err[0] = '\0';
-	/* Verify first: nothing is created for a bad archive. */
-	err = kheaders_verify(kh);
-	if (!err)
-		err = kh_read_md5(kh, md5);
-	if (!err)
-		err = kh_read_arch(kh, arch, sizeof(arch));
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return kh_err(kh, ENOMEM, "out of memory");
+	u->kh = kh;
+	u->src.kh = kh;
+	u->src.fd = -1;
+	u->src.path = path;
+	u->dfd = -1;
+	u->target = target;
+	/*
+	 * Verify first: nothing is created for a bad archive.  Without
+	 * metadata there is nothing to verify against until it is
+	 * unpacked; its md5 is then the hash of what is served, and the
+	 * temporary tree goes if it is not the running kernel's.
+	 */
+	u->upstream = !kh_has_metadata(kh);
+	if (u->upstream) {
+		err = kheaders_archive_md5(kh, md5);
+	} else {
+		err = kheaders_verify(kh);
+		if (!err)
+			err = kh_read_md5(kh, md5);
+		if (!err)
+			err = kh_read_arch(kh, u->arch, sizeof(u->arch));
+	}
 	if (err)
-		return err;
+		goto out;
 	if (dir) {
 		how = prepare_dir(kh, dir, parent, name);
 		if (!how)
@@ -660,32 +985,23 @@ int kheaders_extract(struct kheaders *kh, const char *dir, char *out,
 		how = prepare_cache(kh, md5, parent, target);
 		snprintf(name, sizeof(name), "%s", md5);
 	}
-	if (how < 0)
-		return how;
-	if (how == 1)
-		goto done;
+	err = how < 0 ? how : 0;
+	if (how < 0 || how == 1)
+		goto out;
 	/* A damaged cache entry: say what was wrong once it is replaced. */
 	if (how == 2 && kh->err[0])
 		snprintf(damage, sizeof(damage), "%.4000s; unpacked it again",
 			 kh->err);
-	err = kh_open_archive(kh, path, &u.fd);
-	if (!err) {
-		u.md = EVP_MD_CTX_new();
-		u.file_md = EVP_MD_CTX_new();
-		if (!u.md || !u.file_md ||
-		    !EVP_DigestInit_ex(u.md, EVP_md5(), NULL))
-			err = kh_err(kh, ENOTSUP, "md5 is not available from libcrypto");
-	}
+	err = kh_open_archive(kh, path, &u->src.fd);
 	if (!err)
-		err = unpack_and_rename(&u, parent, name, md5, !dir, how == 2);
-	if (u.fd >= 0)
-		close(u.fd);
-	EVP_MD_CTX_free(u.md);
-	EVP_MD_CTX_free(u.file_md);
-	free(u.manifest);
+		err = unpack_and_rename(u, parent, name, md5, !dir, how == 2);
+out:
+	if (u->src.fd >= 0)
+		close(u->src.fd);
+	free(u->manifest);
+	free(u);
 	if (err)
 		return err;
-done:
 	memcpy(kh->err, damage, sizeof(damage));
 	if (out && snprintf(out, size, "%s", target) >= (int)size)
 		return kh_err(kh, ENAMETOOLONG, "%s: path too long", target);

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "internal.h"
 
@@ -59,6 +59,40 @@ int kh_open_regular(struct kheaders *kh, int dfd, const char *path,
 		return kh_err(kh, EINVAL, "%s is not a regular file", path);
 	}
 	return 0;
+}
+
+ssize_t kh_read_full(struct kheaders *kh, int fd, void *buf, size_t size)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < size) {
+		n = read(fd, (char *)buf + done, size - done);
+		if (n < 0 && errno == EINTR && !kh_cancelled(kh))
+			continue;
+		if (n < 0)
+			return errno == EINTR ? -ECANCELED : -errno;
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+int kh_flock(struct kheaders *kh, int fd, int op)
+{
+	while (flock(fd, op)) {
+		if (errno != EINTR)
+			return -errno;
+		if (kh_cancelled(kh))
+			return -ECANCELED;
+	}
+	return 0;
+}
+
+void kheaders_set_cancel(struct kheaders *kh, const volatile sig_atomic_t *flag)
+{
+	kh->cancel = flag;
 }
 
 void kheaders_set_force(struct kheaders *kh, bool force)
@@ -144,6 +178,32 @@ int kh_join(struct kheaders *kh, char *buf, const char *dir, const char *name)
 	return 0;
 }
 
+bool kh_has_metadata(struct kheaders *kh)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (kh_sysfs_path(kh, path, sizeof(path), KH_ATTR_DIR))
+		return false;
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+bool kheaders_metadata(struct kheaders *kh)
+{
+	return kh_has_metadata(kh);
+}
+
+int kh_uname_release(struct kheaders *kh, char *release, size_t size)
+{
+	struct utsname u;
+
+	if (uname(&u))
+		return kh_syserr(kh, errno, "uname");
+	if (snprintf(release, size, "%s", u.release) >= (int)size)
+		return kh_err(kh, EINVAL, "uname -r \"%s\" is too long", u.release);
+	return 0;
+}
+
 bool kheaders_available(struct kheaders *kh)
 {
 	char path[PATH_MAX];
@@ -172,11 +232,10 @@ static int read_attr(struct kheaders *kh, const char *name, char *buf,
 	err = kh_open_regular(kh, AT_FDCWD, path, 0, &fd);
 	if (err)
 		return err;
-	n = read(fd, buf, size);
-	err = errno;
+	n = kh_read_full(kh, fd, buf, size);
 	close(fd);
 	if (n < 0)
-		return kh_syserr(kh, err, "%s", path);
+		return kh_syserr(kh, -n, "%s", path);
 	if (n == 0 || (size_t)n == size || buf[n - 1] != '\n')
 		return kh_err(kh, EINVAL, "%s: not a single line", path);
 	if (memchr(buf, '\0', n))
@@ -205,9 +264,16 @@ int kh_read_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1])
 	return 0;
 }
 
+int kh_kernel_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1])
+{
+	if (kh_has_metadata(kh))
+		return kh_read_md5(kh, md5);
+	return kheaders_archive_md5(kh, md5);
+}
+
 int kheaders_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1])
 {
-	return kh_read_md5(kh, md5);
+	return kh_kernel_md5(kh, md5);
 }
 
 int kh_read_arch(struct kheaders *kh, char *arch, size_t size)
@@ -246,11 +312,38 @@ static int parse_uint(const char *s, unsigned int *val)
 	return 0;
 }
 
+/* The archive's version code and release, for a kernel without metadata. */
+static int scan_versions(struct kheaders *kh, struct kh_scan *s)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = kh_scan_archive(kh, false, s);
+	if (err)
+		return err;
+	kh_sysfs_path(kh, path, sizeof(path), KH_ARCHIVE);
+	if (!s->has_version_code)
+		return kh_err(kh, EINVAL, "%s has no %s with a \"#define LINUX_VERSION_CODE\" line",
+			      path, KH_VERSION_H);
+	if (!s->has_release)
+		return kh_err(kh, EINVAL,
+			      "%s has no %s with a \"#define UTS_RELEASE\" line; cannot tell whether it is the running kernel's",
+			      path, KH_UTSRELEASE_H);
+	return 0;
+}
+
 int kheaders_version_code(struct kheaders *kh, unsigned int *code)
 {
+	struct kh_scan s;
 	char buf[16];
 	int err;
 
+	if (!kh_has_metadata(kh)) {
+		err = scan_versions(kh, &s);
+		if (!err)
+			*code = s.version_code;
+		return err;
+	}
 	err = read_attr(kh, "version_code", buf, sizeof(buf));
 	if (err)
 		return err;
@@ -300,15 +393,30 @@ int kheaders_get_info(struct kheaders *kh, struct kheaders_info *info)
 	char path[PATH_MAX];
 	int err;
 
+	struct kh_scan s = { 0 };
+
 	memset(info, 0, sizeof(*info));
 	if (!kheaders_available(kh))
 		return kh_err(kh, ENOENT, "%s/%s does not exist",
 			      kh->sysfs, KH_ARCHIVE);
-	err = kheaders_version_code(kh, &info->version_code);
-	if (!err)
-		err = kh_read_arch(kh, info->arch, sizeof(info->arch));
-	if (!err)
-		err = kh_read_md5(kh, info->md5);
+	info->metadata = kh_has_metadata(kh);
+	if (info->metadata) {
+		err = kheaders_version_code(kh, &info->version_code);
+		if (!err)
+			err = kh_read_arch(kh, info->arch, sizeof(info->arch));
+		if (!err)
+			err = kh_read_md5(kh, info->md5);
+	} else {
+		/* All of it: the arch is whatever arch/<arch>/ it holds. */
+		err = kh_scan_archive(kh, true, &s);
+		if (!err && (!s.has_version_code || !s.has_release))
+			err = scan_versions(kh, &s);
+		if (!err)
+			err = kheaders_archive_md5(kh, info->md5);
+		info->version_code = s.version_code;
+		memcpy(info->arch, s.arch, sizeof(info->arch));
+		memcpy(info->release, s.release, sizeof(info->release));
+	}
 	if (!err)
 		err = archive_size(kh, &info->size);
 	if (!err)
@@ -332,32 +440,19 @@ void kh_hex(char out[KHEADERS_MD5_LEN + 1], const unsigned char *md)
 	out[KHEADERS_MD5_LEN] = '\0';
 }
 
-int kh_md5_fd(int fd, char md5[KHEADERS_MD5_LEN + 1])
+int kh_md5_fd(struct kheaders *kh, int fd, char md5[KHEADERS_MD5_LEN + 1])
 {
-	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx;
+	unsigned char buf[65536];
+	struct kh_md5 m;
 	ssize_t n;
-	int err = 0;
 
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
-		EVP_MD_CTX_free(ctx);
-		return -ENOTSUP;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		EVP_DigestUpdate(ctx, buf, n);
-	}
-	EVP_DigestFinal_ex(ctx, md, NULL);
-	EVP_MD_CTX_free(ctx);
-	if (!err)
-		kh_hex(md5, md);
-	return err;
+	kh_md5_init(&m);
+	while ((n = kh_read_full(kh, fd, buf, sizeof(buf))) > 0)
+		kh_md5_update(&m, buf, n);
+	if (n < 0)
+		return n;
+	kh_md5_final(&m, md5);
+	return 0;
 }
 
 int kheaders_archive_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1])
@@ -368,12 +463,35 @@ int kheaders_archive_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1])
 	err = kh_open_archive(kh, path, &fd);
 	if (err)
 		return err;
-	err = kh_md5_fd(fd, md5);
+	err = kh_md5_fd(kh, fd, md5);
 	close(fd);
-	if (err == -ENOTSUP)
-		return kh_err(kh, ENOTSUP, "md5 is not available from libcrypto");
 	if (err)
 		return kh_syserr(kh, -err, "%s", path);
+	return 0;
+}
+
+/*
+ * Without metadata there is no md5 to compare with: decode all of the
+ * archive (xz checks every block) and compare its UTS_RELEASE with the
+ * running kernel's.
+ */
+static int verify_upstream(struct kheaders *kh)
+{
+	char release[65];
+	struct kh_scan s;
+	int err;
+
+	err = kh_scan_archive(kh, true, &s);
+	if (!err && (!s.has_version_code || !s.has_release))
+		err = scan_versions(kh, &s);
+	if (!err)
+		err = kh_uname_release(kh, release, sizeof(release));
+	if (err)
+		return err;
+	if (strcmp(s.release, release))
+		return kh_err(kh, ESTALE,
+			      "%s/%s has UTS_RELEASE \"%s\" but the running kernel is \"%s\" (uname -r)",
+			      kh->sysfs, KH_ARCHIVE, s.release, release);
 	return 0;
 }
 
@@ -385,6 +503,8 @@ int kheaders_verify(struct kheaders *kh)
 	if (!kheaders_available(kh))
 		return kh_err(kh, ENOENT, "%s/%s does not exist",
 			      kh->sysfs, KH_ARCHIVE);
+	if (!kh_has_metadata(kh))
+		return verify_upstream(kh);
 	err = kh_read_md5(kh, want);
 	if (!err)
 		err = kheaders_archive_md5(kh, got);
@@ -398,48 +518,110 @@ int kheaders_verify(struct kheaders *kh)
 	return 0;
 }
 
-/* Find "#define LINUX_VERSION_CODE <n>" in the text of version.h. */
-static int find_version_code(char *text, unsigned int *code)
+int kh_parse_version_code(const char *text, unsigned int *code)
 {
 	static const char key[] = "#define LINUX_VERSION_CODE ";
-	char *line, *save = NULL;
+	const char *line;
+	char num[16];
+	size_t n;
 
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		if (strncmp(line, key, sizeof(key) - 1))
 			continue;
-		return parse_uint(line + sizeof(key) - 1, code);
+		line += sizeof(key) - 1;
+		n = strcspn(line, "\n");
+		if (n >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, line, n);
+		num[n] = '\0';
+		return parse_uint(num, code);
 	}
 	return -EINVAL;
+}
+
+int kh_parse_release(const char *text, char *release, size_t size)
+{
+	static const char key[] = "#define UTS_RELEASE \"";
+	const char *line, *end;
+	size_t n, i;
+
+	for (line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, key, sizeof(key) - 1))
+			continue;
+		line += sizeof(key) - 1;
+		end = strchr(line, '"');
+		n = end ? (size_t)(end - line) : 0;
+		if (!n || n >= size)
+			return -EINVAL;
+		for (i = 0; i < n; i++)
+			if (!isgraph((unsigned char)line[i]))
+				return -EINVAL;
+		memcpy(release, line, n);
+		release[n] = '\0';
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The text of the small file @rel of @dir in @text; -ENOENT if absent. */
+static int read_small(struct kheaders *kh, const char *dir, const char *rel,
+		      char *text, size_t size, char path[PATH_MAX])
+{
+	ssize_t n;
+	int fd, err;
+
+	err = kh_join(kh, path, dir, rel);
+	if (err)
+		return err;
+	err = kh_open_regular(kh, AT_FDCWD, path, 0, &fd);
+	if (err)
+		return err;
+	n = kh_read_full(kh, fd, text, size - 1);
+	close(fd);
+	if (n < 0)
+		return kh_syserr(kh, -n, "%s", path);
+	text[n] = '\0';
+	return 0;
 }
 
 int kheaders_dir_version_code(struct kheaders *kh, const char *dir,
 			      unsigned int *code)
 {
-	char path[PATH_MAX], text[16384];
-	ssize_t n;
-	int fd, err;
+	char path[PATH_MAX], text[KH_SMALL_FILE];
+	int err;
 
-	err = kh_join(kh, path, dir, KH_VERSION_H);
-	if (err)
-		return err;
-	err = kh_open_regular(kh, AT_FDCWD, path, 0, &fd);
+	err = read_small(kh, dir, KH_VERSION_H, text, sizeof(text), path);
 	if (err == -ENOENT)
 		return kh_err(kh, ENOENT,
 			      "%s does not exist; is %s an unpacked kheaders tree?",
 			      path, dir);
 	if (err)
 		return err;
-	n = read(fd, text, sizeof(text) - 1);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return kh_syserr(kh, err, "%s", path);
-	text[n] = '\0';
-	if (find_version_code(text, code))
+	if (kh_parse_version_code(text, code))
 		return kh_err(kh, EINVAL, "%s has no valid \"#define LINUX_VERSION_CODE\" line",
 			      path);
 	return 0;
+}
+
+/* Is @dir's UTS_RELEASE, if it has utsrelease.h, the running kernel's? */
+static int check_release(struct kheaders *kh, const char *dir)
+{
+	char path[PATH_MAX], text[KH_SMALL_FILE], got[65], want[65];
+	int err;
+
+	err = read_small(kh, dir, KH_UTSRELEASE_H, text, sizeof(text), path);
+	if (err == -ENOENT)
+		return 0;
+	if (!err && kh_parse_release(text, got, sizeof(got)))
+		err = kh_err(kh, EINVAL, "%s has no valid \"#define UTS_RELEASE\" line",
+			     path);
+	if (!err)
+		err = kh_uname_release(kh, want, sizeof(want));
+	if (!err && strcmp(got, want))
+		err = kh_err(kh, ESTALE,
+			     "%s has UTS_RELEASE \"%s\" but the running kernel is \"%s\" (uname -r)",
+			     path, got, want);
+	return err;
 }
 
 /* Check @dir against its manifest, if it has one. */
@@ -467,7 +649,7 @@ int kheaders_check_version(struct kheaders *kh, const char *dir)
 		return err;
 	if (!dir) {
 		/* Judge the cache as extract would before trusting it. */
-		err = kh_read_md5(kh, md5);
+		err = kh_kernel_md5(kh, md5);
 		if (!err)
 			err = kheaders_cache_path(kh, cache, sizeof(cache));
 		if (!err)
@@ -483,10 +665,15 @@ int kheaders_check_version(struct kheaders *kh, const char *dir)
 	err = kheaders_dir_version_code(kh, dir, &got);
 	if (err)
 		return err;
-	if (got != want)
+	if (got != want && kh_has_metadata(kh))
 		return kh_err(kh, ESTALE,
 			      "%s/%s has LINUX_VERSION_CODE %u but the running kernel's (%s/%s/version_code) is %u",
 			      dir, KH_VERSION_H, got, kh->sysfs, KH_ATTR_DIR,
 			      want);
-	return 0;
+	if (got != want)
+		return kh_err(kh, ESTALE,
+			      "%s/%s has LINUX_VERSION_CODE %u but the running kernel's (the version.h of %s/%s) is %u",
+			      dir, KH_VERSION_H, got, kh->sysfs, KH_ARCHIVE,
+			      want);
+	return check_release(kh, dir);
 }

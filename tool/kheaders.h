@@ -2,13 +2,21 @@
 /*
  * libkheaders: get the running kernel's headers from CONFIG_IKHEADERS.
  *
- * The kernel serves its headers as an xz tar archive in
- * /sys/kernel/kheaders.tar.xz, with LINUX_VERSION_CODE, the source
- * architecture and the md5 of the archive in /sys/kernel/kheaders/.
- * This library reads that metadata, verifies the archive against the
- * md5, and unpacks it, refusing anything but plain directories and
- * files under include/ and arch/<arch>/include/, into a directory that
- * nobody but the caller (and root) can have tampered with.
+ * The internal library of the kheaders command; it is not installed,
+ * and this header is its documentation (see README for why).
+ *
+ * Every kernel since 5.2 with CONFIG_IKHEADERS serves its headers as an
+ * xz tar archive in /sys/kernel/kheaders.tar.xz.  A kernel with this
+ * project's series also publishes LINUX_VERSION_CODE, the source
+ * architecture and the md5 of the archive in /sys/kernel/kheaders/
+ * ("metadata").  Without it ("upstream") the library hashes the archive
+ * itself and reads the version and architecture from what it holds
+ * (include/generated/uapi/linux/version.h, utsrelease.h, arch/<arch>/),
+ * comparing its UTS_RELEASE with uname -r.  It verifies the archive and
+ * unpacks it, refusing anything but plain directories and files under
+ * include/ and arch/<arch>/include/, into a directory that nobody but
+ * the caller (and root) can have tampered with.  The md5 is an identity
+ * of the content, not a security claim.
  *
  * Conventions: every call that can fail returns 0 on success or a
  * negative errno.  A human readable reason, naming the files and values
@@ -27,6 +35,7 @@
  *   -EUCLEAN  an unpacked tree is damaged: a file is missing or has
  *             another size or content than when it was unpacked
  *   -ENOSPC, -EDQUOT  the file system is full
+ *   -ECANCELED  stopped by kheaders_set_cancel()'s flag; nothing is left
  *
  * Calls on distinct handles may run concurrently in different threads;
  * a single handle must not be used by two threads at once.  Nothing
@@ -35,6 +44,7 @@
 #ifndef __KHEADERS_H
 #define __KHEADERS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -60,9 +70,11 @@ struct kheaders;
 struct kheaders_info {
 	unsigned int version_code;	/* LINUX_VERSION_CODE, e.g. 396405 */
 	char arch[32];			/* source architecture, e.g. "x86" */
-	char md5[KHEADERS_MD5_LEN + 1];	/* from the md5 attribute */
+	char md5[KHEADERS_MD5_LEN + 1];	/* the attribute, or computed */
 	unsigned long long size;	/* bytes in the archive */
 	bool module;			/* served by the kheaders module */
+	bool metadata;			/* /sys/kernel/kheaders/ exists */
+	char release[65];		/* UTS_RELEASE, without metadata only */
 };
 
 /*
@@ -118,6 +130,25 @@ void kheaders_set_limits(struct kheaders *kh, unsigned long long max_bytes,
 			 unsigned long max_entries);
 
 /*
+ * kheaders_set_cancel - stop kheaders_extract() when *@flag becomes set
+ * @flag: e.g. set by a SIGINT handler installed without SA_RESTART, or
+ *        NULL
+ *
+ * The flag is looked at between reads of the archive and between its
+ * entries; the call then removes its temporary tree and fails with
+ * -ECANCELED.  The library installs no signal handler itself.
+ */
+void kheaders_set_cancel(struct kheaders *kh, const volatile sig_atomic_t *flag);
+
+/*
+ * kheaders_metadata - does the kernel publish /sys/kernel/kheaders/?
+ *
+ * False for a kernel with upstream's kheaders only, whose version and
+ * md5 the library then takes from the archive itself.
+ */
+bool kheaders_metadata(struct kheaders *kh);
+
+/*
  * kheaders_available - does the kernel serve its headers?
  *
  * True when the archive exists under the sysfs root.  When it does not,
@@ -131,7 +162,8 @@ bool kheaders_available(struct kheaders *kh);
  * @info: filled in on success
  *
  * Reads the three attributes, the size of the archive and whether the
- * kheaders module serves it.  Does not read the archive itself.
+ * kheaders module serves it.  Without metadata, decodes the archive for
+ * its version code, release and architecture, and hashes it.
  */
 int kheaders_get_info(struct kheaders *kh, struct kheaders_info *info);
 
@@ -139,14 +171,14 @@ int kheaders_get_info(struct kheaders *kh, struct kheaders_info *info);
  * kheaders_version_code - LINUX_VERSION_CODE of the running kernel
  * @code: set on success
  *
- * This is the value bpf(2) wants in union bpf_attr's kern_version for
- * kprobe programs on kernels that still check it.
+ * The attribute; without metadata, the archive's version.h.
  */
 int kheaders_version_code(struct kheaders *kh, unsigned int *code);
 
 /*
  * kheaders_md5 - the md5 attribute
- * @md5: set to the md5 the kernel gives for its archive, lowercase hex
+ * @md5: set to the md5 the kernel gives for its archive, lowercase hex;
+ *       without metadata, to the md5 of the archive's bytes
  */
 int kheaders_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1]);
 
@@ -161,7 +193,9 @@ int kheaders_archive_md5(struct kheaders *kh, char md5[KHEADERS_MD5_LEN + 1]);
  *
  * Needs only the archive and the md5 attribute.
  * Returns 0 when they match and -EBADMSG, with both values in the
- * message, when they do not.
+ * message, when they do not.  Without metadata: decodes all of the
+ * archive (-EIO if it cannot be) and returns -ESTALE when its
+ * UTS_RELEASE is not uname -r, -EINVAL when it has none.
  */
 int kheaders_verify(struct kheaders *kh);
 
@@ -181,7 +215,9 @@ int kheaders_cache_path(struct kheaders *kh, char *buf, size_t size);
  *       BCC_KERNEL_SOURCE); may be NULL
  * @size: size of @out; PATH_MAX is always enough
  *
- * The archive is verified against the md5 attribute first, and hashed
+ * The archive is verified against the md5 attribute first (without
+ * metadata: hashed, and its UTS_RELEASE compared with uname -r once it
+ * is unpacked, before anything is renamed into place), and hashed
  * again while it is unpacked so that a change in between is noticed.
  * It must be xz compressed, hold include/generated/uapi/linux/version.h,
  * include/linux/kconfig.h and include/generated/autoconf.h, and stay
@@ -195,7 +231,9 @@ int kheaders_cache_path(struct kheaders *kh, char *buf, size_t size);
  * directory is removed through the descriptor it was made with, so
  * nothing half-written remains and nothing else is removed.  Temporary
  * directories of the caller that were left in the cache by a killed
- * process (they are no longer locked) are removed first.
+ * process (they are no longer locked) are removed first, also when the
+ * entry is then reused.  A tree with an explicit @dir gets mode 0755
+ * before the umask; the cache's stay 0700.
  *
  * With @dir NULL, an existing cache entry is reused (not unpacked
  * again) only when it is a directory owned by the caller, writable by
@@ -203,8 +241,10 @@ int kheaders_cache_path(struct kheaders *kh, char *buf, size_t size);
  * and root can write to, and recording the same md5; otherwise -EPERM,
  * and it is left alone.  A trusted entry whose files no longer match its
  * manifest (every file present with its size; the key headers above
- * also with their md5) is unpacked again and atomically replaced; 0 is
- * then returned and kheaders_errmsg() says what was damaged.  After any
+ * also with their md5) is unpacked again and replaced, atomically with
+ * renameat2(RENAME_EXCHANGE), else (NFS, CIFS) by renaming the old tree
+ * aside first; 0 is then returned and kheaders_errmsg() says what was
+ * damaged.  After any
  * other success it is "".
  *
  * With an explicit @dir, it must not exist or be an empty directory
@@ -231,9 +271,11 @@ int kheaders_dir_version_code(struct kheaders *kh, const char *dir,
  *       (which must pass the same ownership checks as for reuse)
  *
  * A tree with a manifest (one made by kheaders_extract()) must also
- * match it, else -EUCLEAN.  Returns 0 when @dir's LINUX_VERSION_CODE
- * equals the kernel's and -ESTALE, with both values in the message,
- * when it does not.
+ * match it, else -EUCLEAN; one that another run is replacing meanwhile
+ * is looked at again once that is done.  Returns 0 when @dir's
+ * LINUX_VERSION_CODE equals the kernel's (the attribute, else the
+ * archive's) and its UTS_RELEASE, if it has utsrelease.h, is uname -r;
+ * -ESTALE, with both values in the message, when not.
  */
 int kheaders_check_version(struct kheaders *kh, const char *dir);
 

@@ -2,14 +2,20 @@
 /*
  * kheaders: get, verify and safely unpack the running kernel's headers.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "kheaders.h"
 
@@ -23,6 +29,44 @@ enum {
 };
 
 static const char *sysfs_root = "/sys";
+
+/* The signal that asked us to stop, for kheaders_set_cancel(). */
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+	caught = sig;
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP stop an extraction, which then removes its
+ * temporary tree, and we die of the signal afterwards.  No SA_RESTART: a
+ * wait (for a lock) returns so that the flag is seen.  A signal ignored
+ * when we were started (nohup, a background job) stays ignored.
+ */
+static void catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_signal }, old;
+	size_t i;
+
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (!sigaction(sigs[i], NULL, &old) && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+}
+
+/* Die of the signal we caught, if any, as if we had not caught it. */
+static void die_if_caught(void)
+{
+	int sig = caught;
+
+	if (!sig)
+		return;
+	fflush(stdout);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static void print_usage(FILE *f)
 {
@@ -57,8 +101,10 @@ static void print_usage(FILE *f)
 		"Exit status:\n"
 		"  0  success\n"
 		"  1  other error, e.g. a damaged tree or no space left on device\n"
-		"  2  the kernel does not serve its headers (try \"modprobe kheaders\")\n"
-		"  3  mismatch: archive md5 (verify) or LINUX_VERSION_CODE (check-version)\n"
+		"  2  the kernel does not serve its headers (try \"modprobe kheaders\"),\n"
+		"     also when --load cannot load the module\n"
+		"  3  mismatch: archive md5 or UTS_RELEASE (verify, extract) or\n"
+		"     LINUX_VERSION_CODE or UTS_RELEASE (check-version)\n"
 		"  4  refused: untrusted directory or unsafe archive\n"
 		"  64 usage error\n"
 		"  exec: CMD's status, or 126 if CMD cannot be run, 127 if it is not found\n");
@@ -85,27 +131,69 @@ static int fail(struct kheaders *kh, const char *cmd, int err)
 	return exit_code(err);
 }
 
+/* Does this process have CAP_SYS_MODULE?  If we cannot tell, say yes. */
+static bool can_load_modules(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return true;
+	return data[CAP_SYS_MODULE / 32].effective & (1U << (CAP_SYS_MODULE % 32));
+}
+
 /*
- * Run "modprobe kheaders" from PATH with its output on stderr.  The
- * module is never unloaded: another kheaders (or anything else) may be
- * reading it, and nothing tells us when the last user is done.
+ * Run "modprobe kheaders" from PATH with its output on stderr, saying
+ * why when it cannot be done.  The module is never unloaded: another
+ * kheaders (or anything else) may be reading it, and nothing tells us
+ * when the last user is done.
  */
-static void run_modprobe(void)
+static void load_module(void)
 {
 	static char *const argv[] = { "modprobe", "kheaders", NULL };
+	int pipefd[2], status, err = 0;
 	pid_t pid;
 
+	if (!can_load_modules()) {
+		fprintf(stderr,
+			"kheaders: --load: loading a module needs CAP_SYS_MODULE, which this process does not have (not root, or in a container without it); ask the host's administrator to run \"modprobe kheaders\"\n");
+		return;
+	}
 	fflush(stdout);
+	/* The child tells us through the pipe why it could not exec. */
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		fprintf(stderr, "kheaders: --load: %m\n");
+		return;
+	}
 	pid = fork();
 	if (!pid) {
 		/* Keep stdout for our own result, e.g. extract's directory. */
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		execvp(argv[0], argv);
-		fprintf(stderr, "kheaders: modprobe: %m\n");
+		err = errno;
+		if (write(pipefd[1], &err, sizeof(err)) < 0)
+			_exit(126);
 		_exit(127);
 	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+	close(pipefd[1]);
+	if (pid < 0) {
+		fprintf(stderr, "kheaders: --load: cannot run modprobe: %m\n");
+		close(pipefd[0]);
+		return;
+	}
+	if (read(pipefd[0], &err, sizeof(err)) != sizeof(err))
+		err = 0;
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (err)
+		fprintf(stderr, "kheaders: --load: cannot run modprobe (searched in PATH): %s\n",
+			strerror(err));
+	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fprintf(stderr, "kheaders: --load: \"modprobe kheaders\" failed (exit status %d)\n",
+			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 static int cmd_info(struct kheaders *kh)
@@ -118,8 +206,16 @@ static int cmd_info(struct kheaders *kh)
 	if (err)
 		return fail(kh, "info", err);
 	v = info.version_code;
+	if (info.metadata)
+		printf("layout: metadata (%s/kernel/kheaders/: version_code, arch and md5 from the kernel)\n",
+		       sysfs_root);
+	else
+		printf("layout: upstream (only %s/kernel/kheaders.tar.xz: version, release and arch read from the archive, md5 computed)\n",
+		       sysfs_root);
 	printf("version_code: %u (%u.%u.%u)\n", v, v >> 16, (v >> 8) & 0xff,
 	       v & 0xff);
+	if (!info.metadata)
+		printf("release: %s\n", info.release);
 	printf("arch: %s\n", info.arch);
 	printf("md5: %s\n", info.md5);
 	printf("size: %llu\n", info.size);
@@ -137,7 +233,11 @@ static int cmd_verify(struct kheaders *kh)
 		err = kheaders_md5(kh, md5);
 	if (err)
 		return fail(kh, "verify", err);
-	printf("%s/kernel/kheaders.tar.xz: md5 %s matches\n", sysfs_root, md5);
+	if (kheaders_metadata(kh))
+		printf("%s/kernel/kheaders.tar.xz: md5 %s matches\n", sysfs_root, md5);
+	else
+		printf("%s/kernel/kheaders.tar.xz: md5 %s; decodes completely and is the running kernel's (no md5 attribute to compare with)\n",
+		       sysfs_root, md5);
 	return 0;
 }
 
@@ -148,6 +248,9 @@ static int extract(struct kheaders *kh, const char *cmd, const char *dir,
 	int err;
 
 	err = kheaders_extract(kh, dir, out, PATH_MAX);
+	if (err == -ECANCELED)
+		fprintf(stderr, "kheaders: %s: interrupted; nothing was left behind\n", cmd);
+	die_if_caught();
 	if (err)
 		return fail(kh, cmd, err);
 	if (*kheaders_errmsg(kh))
@@ -357,10 +460,13 @@ int main(int argc, char **argv)
 	}
 	kheaders_set_force(kh, o.force);
 	kheaders_set_limits(kh, o.max_bytes, o.max_entries);
+	catch_signals();
+	kheaders_set_cancel(kh, &caught);
 	if (!kheaders_available(kh) && o.load)
-		run_modprobe();
+		load_module();
 	ret = kheaders_available(kh) ? run(kh, cmd, args) : absent();
 	kheaders_free(kh);
+	die_if_caught();
 	/* A full disk or a closed pipe must not look like success. */
 	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
 		fprintf(stderr, "kheaders: standard output: %m\n");
