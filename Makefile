@@ -6,7 +6,7 @@
 # make patches      export the series to build/patches and check it
 # make bench        our gen_kheaders.sh and runtime against upstream 6.12's
 # make check-matrix the configurations and architectures too slow for CI
-# make install      install tools/kheaders under PREFIX (default /usr/local)
+# make install      install tool/ (kheaders) under PREFIX (default /usr/local)
 #
 # BASE=6.1 (or "make BASE=6.1 ...") does the same for the series on 6.1 LTS:
 # linux-source-6.1, patches/6.1/series, everything under build/6.1/.
@@ -38,10 +38,9 @@ bench: tree
 check-matrix: tree
 	$(H)/matrix
 
-install: tree
-	$(MAKE) -C build/linux/tools/kheaders O=$(CURDIR)/build/tools/kheaders
-	$(MAKE) -C build/linux/tools/kheaders O=$(CURDIR)/build/tools/kheaders \
-		PREFIX=$(PREFIX) install
+install:
+	$(MAKE) -C tool O=$(CURDIR)/build/tool
+	$(MAKE) -C tool O=$(CURDIR)/build/tool PREFIX=$(PREFIX) install
 
 clean:
 	rm -rf build

@@ -17,9 +17,8 @@ check "the static BPF loader builds" \
 	gcc -static -O2 -Wall -Wextra -Werror -I "$TOP/tests/bpf" \
 	"$TOP/tests/bpf/loader.c" -o "$bpf/bpf-loader" -lbpf -lelf -lz
 echo 'kheaders BPF trigger file' > "$bpf/trigger.txt"
-tools=$BUILD/tools/kheaders
-check "tools/kheaders builds static" make -s -C "$TREE/tools/kheaders" \
-	O="$tools" static
+tools=$BUILD/tool
+check "tool/ (kheaders) builds static" make -s -C "$TOP/tool" O="$tools" static
 strip -o "$tools/kheaders-static.stripped" "$tools/kheaders-static"
 cp "$tools/kheaders-static.stripped" "$bpf/kheaders-static"
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# In the guest: the kheaders tool (tools/kheaders, built static) against
-# the real sysfs files of the running kernel.
+# In the guest: the kheaders tool (tool/, built static) against the real
+# sysfs files of the running kernel, which has the series' metadata.
 # shellcheck disable=SC1091
 . /lib.sh
 
@@ -20,6 +20,7 @@ $kh info > /tmp/info
 status=$?
 cat /tmp/info
 check "kheaders info exits 0" test "$status" -eq 0
+check "... and finds the series' metadata" grep -q '^layout: metadata' /tmp/info
 check "... and shows version_code" \
 	grep -q "$(cat /sys/kernel/kheaders/version_code)" /tmp/info
 check "... and shows the md5" grep -q "$(cat /sys/kernel/kheaders/md5)" /tmp/info
@@ -28,6 +29,8 @@ dir=$($kh extract /tmp/headers)
 check "kheaders extract /tmp/headers prints the directory ($dir)" \
 	test -f "$dir/include/generated/uapi/linux/version.h"
 check "kheaders check-version on it" $kh check-version "$dir"
+check "... whose mode is 0755 less the umask" \
+	test "$(stat -c %a "$dir")" = "$(printf %o $((0755 & ~$(umask))))"
 cached=$($kh --cache-dir /tmp/cache extract)
 check "kheaders extract into a cache keyed by the md5 ($cached)" \
 	contains "$cached" "$(cat /sys/kernel/kheaders/md5)"

@@ -22,7 +22,10 @@
 set -u
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
-[ $# = 1 ] && [ -d "$1" ] || { echo >&2 "usage: $0 OUT"; exit 64; }
+if [ $# != 1 ] || [ ! -d "$1" ]; then
+	echo >&2 "usage: $0 OUT"
+	exit 64
+fi
 out=$(cd "$1" && pwd)
 kh=${KHEADERS:-$out/kheaders}
 lib=${KHEADERS_LIB:-$out/libkheaders.a}
@@ -163,7 +166,7 @@ empty()
 no_tmp()
 {
 	local left
-	left=$(ls -A "$1" | grep '^\.kheaders-')
+	left=$(find "$1" -mindepth 1 -maxdepth 1 -name '.kheaders-*')
 	[ -z "$left" ] || { echo "left in $1: $left"; return 1; }
 }
 
