@@ -40,7 +40,6 @@ only_sources()
 {
 	! git -C "$TOP" status --porcelain --untracked-files=all --ignored tool |
 		grep -E '^(\?\?|!!)'
-
 }
 
 check "make clean" build clean
@@ -79,8 +78,10 @@ sysfs()
 	md5sum < "$2" | cut -c1-32 > "$1/kernel/kheaders/md5"
 }
 
+# A copy, tested first: a kernel build may be writing it right now.
 real=$OBJ/x86_64-y/kernel/kheaders_data.tar.xz
-if [ -f "$real" ]; then
+if [ -f "$real" ] && cp "$real" "$work/real.tar.xz" && xz -t "$work/real.tar.xz"; then
+	real=$work/real.tar.xz
 	sysfs "$work/sys-real" "$real"
 	mkdir -p "$work/ref"
 	tar -xJf "$real" -C "$work/ref"
@@ -88,7 +89,7 @@ if [ -f "$real" ]; then
 		bash -c "'$out/kheaders' --sysfs '$work/sys-real' extract '$work/real' > /dev/null &&
 			diff -r -x '.kheaders-*' '$work/ref' '$work/real'"
 else
-	echo "# no $real (no kernel build yet): the small archives only"
+	echo "# no complete $real (no kernel build yet): the small archives only"
 fi
 
 # ---- the Debian package --------------------------------------------------

@@ -400,10 +400,18 @@ bad()
 	fi
 }
 
-head -c $(($(stat -c %s "$work/many.tar.xz") / 2)) "$work/many.tar.xz" > "$work/truncated.tar.xz"
-cp "$work/many.tar.xz" "$work/corrupt.tar.xz"
-printf '\x55' | dd of="$work/corrupt.tar.xz" bs=1 \
-	seek=$(($(stat -c %s "$work/many.tar.xz") / 2)) conv=notrunc status=none
+# Damaged archives: the last file is 1 MiB of random bytes, which xz
+# stores as they are, so that a byte flipped there changes one byte of
+# its data, caught by the check at the end of the xz block, rather than
+# a tar header (which might be caught as something else).
+head -c 1048576 /dev/urandom > "$src/include/linux/zz.h"
+archive big ./include ./arch
+rm "$src/include/linux/zz.h"
+size=$(stat -c %s "$work/big.tar.xz")
+head -c $((size / 2)) "$work/big.tar.xz" > "$work/truncated.tar.xz"
+cp "$work/big.tar.xz" "$work/corrupt.tar.xz"
+printf '\x55' | dd of="$work/corrupt.tar.xz" bs=1 seek=$((size * 3 / 4)) conv=notrunc \
+	status=none
 zero=00000000000000000000000000000000
 
 sysfs "$KHEADERS_SYSFS" "$work/small.tar.xz" "$zero"
