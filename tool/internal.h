@@ -83,6 +83,7 @@ struct kh_md5 {
 	uint64_t bytes;
 	unsigned char buf[64];
 };
+
 void kh_md5_init(struct kh_md5 *m);
 void kh_md5_update(struct kh_md5 *m, const void *data, size_t len);
 void kh_md5_final(struct kh_md5 *m, char hex[KHEADERS_MD5_LEN + 1]);
