@@ -88,6 +88,26 @@ if [ -f "$real" ] && cp "$real" "$work/real.tar.xz" && xz -t "$work/real.tar.xz"
 	check "the kernel build's archive extracts, the same files as tar -x" \
 		bash -c "'$out/kheaders' --sysfs '$work/sys-real' extract '$work/real' > /dev/null &&
 			diff -r -x '.kheaders-*' '$work/ref' '$work/real'"
+	# The same archive as an upstream kernel would serve it: info reads
+	# the version, release and architecture from it.
+	mkdir -p "$work/sys-real-up/kernel"
+	cp "$real" "$work/sys-real-up/kernel/kheaders.tar.xz"
+	code=$(cat "$work/sys-real/kernel/kheaders/version_code")
+	rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' \
+		"$work/ref/include/generated/utsrelease.h")
+	"$out/kheaders" --sysfs "$work/sys-real-up" info > "$work/info-real-up"
+	cat "$work/info-real-up"
+	check "upstream layout, the build's archive: info reads version_code $code" \
+		grep -q "^version_code: $code " "$work/info-real-up"
+	check "... release $rel and arch x86" \
+		bash -c "grep -qx 'release: $rel' '$work/info-real-up' &&
+			grep -qx 'arch: x86' '$work/info-real-up'"
+	if [ "$rel" != "$(uname -r)" ]; then
+		check "... and refuses to extract it on this host, which runs $(uname -r) (exit 3)" \
+			bash -c "'$out/kheaders' --sysfs '$work/sys-real-up' extract '$work/real-up' 2>&1 |
+				grep -q 'UTS_RELEASE \"$rel\" but the running kernel is';
+				[ \${PIPESTATUS[0]} = 3 ] && [ ! -e '$work/real-up' ]"
+	fi
 else
 	echo "# no complete $real (no kernel build yet): the small archives only"
 fi
