@@ -3,13 +3,15 @@
 # make              the demo: build an x86_64 kernel with the series, boot it
 #                   in qemu and show /sys/kernel/kheaders*
 # make check        every test; ends with "N passed, N failed"
-# make patches      export the series to build/patches and check it
-# make bench        our gen_kheaders.sh and runtime against upstream 6.12's
+# make patches      export the series from build/linux to patches/ and check it
+# make bench        our archive generation against mainline's -> BENCHMARKS.md
 # make check-matrix the configurations and architectures too slow for CI
 # make install      install tool/ (kheaders) under PREFIX (default /usr/local)
 #
-# BASE=6.1 (or "make BASE=6.1 ...") does the same for the series on 6.1 LTS:
-# linux-source-6.1, patches/6.1/series, everything under build/6.1/.
+# The base is mainline (7.3, Debian's linux-source-7.3 from trixie-backports).
+# BASE=6.12 or BASE=6.1 (environment or "make BASE=6.1 ...") does the same
+# for the backport to that LTS kernel: Debian 12's linux-source-$BASE,
+# patches/$BASE/series, everything under build/$BASE/.
 
 PREFIX ?= /usr/local
 H := harness
