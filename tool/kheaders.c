@@ -312,15 +312,11 @@ static int parse_uint(const char *s, unsigned int *val)
 	return 0;
 }
 
-/* The archive's version code and release, for a kernel without metadata. */
-static int scan_versions(struct kheaders *kh, struct kh_scan *s)
+/* Did the scan @s find the version code and the release? */
+static int versions_found(struct kheaders *kh, const struct kh_scan *s)
 {
 	char path[PATH_MAX];
-	int err;
 
-	err = kh_scan_archive(kh, false, s);
-	if (err)
-		return err;
 	kh_sysfs_path(kh, path, sizeof(path), KH_ARCHIVE);
 	if (!s->has_version_code)
 		return kh_err(kh, EINVAL, "%s has no %s with a \"#define LINUX_VERSION_CODE\" line",
@@ -330,6 +326,14 @@ static int scan_versions(struct kheaders *kh, struct kh_scan *s)
 			      "%s has no %s with a \"#define UTS_RELEASE\" line; cannot tell whether it is the running kernel's",
 			      path, KH_UTSRELEASE_H);
 	return 0;
+}
+
+/* The archive's version code and release, for a kernel without metadata. */
+static int scan_versions(struct kheaders *kh, struct kh_scan *s)
+{
+	int err = kh_scan_archive(kh, false, s);
+
+	return err ? err : versions_found(kh, s);
 }
 
 int kheaders_version_code(struct kheaders *kh, unsigned int *code)
@@ -390,10 +394,9 @@ static int archive_size(struct kheaders *kh, unsigned long long *size)
 
 int kheaders_get_info(struct kheaders *kh, struct kheaders_info *info)
 {
+	struct kh_scan s = { 0 };
 	char path[PATH_MAX];
 	int err;
-
-	struct kh_scan s = { 0 };
 
 	memset(info, 0, sizeof(*info));
 	if (!kheaders_available(kh))
@@ -409,8 +412,8 @@ int kheaders_get_info(struct kheaders *kh, struct kheaders_info *info)
 	} else {
 		/* All of it: the arch is whatever arch/<arch>/ it holds. */
 		err = kh_scan_archive(kh, true, &s);
-		if (!err && (!s.has_version_code || !s.has_release))
-			err = scan_versions(kh, &s);
+		if (!err)
+			err = versions_found(kh, &s);
 		if (!err)
 			err = kheaders_archive_md5(kh, info->md5);
 		info->version_code = s.version_code;
@@ -482,8 +485,8 @@ static int verify_upstream(struct kheaders *kh)
 	int err;
 
 	err = kh_scan_archive(kh, true, &s);
-	if (!err && (!s.has_version_code || !s.has_release))
-		err = scan_versions(kh, &s);
+	if (!err)
+		err = versions_found(kh, &s);
 	if (!err)
 		err = kh_uname_release(kh, release, sizeof(release));
 	if (err)
