@@ -851,7 +851,7 @@ static int replace_tree(struct unpack *u, int pfd, const char *tmp,
 
 	err = kh_flock(kh, pfd, LOCK_EX);
 	if (err)
-		return kh_err(kh, -err, "%s: cannot lock its directory", u->target);
+		return kh_err(kh, -err, "interrupted");
 	if (!renameat2(pfd, tmp, pfd, name, RENAME_EXCHANGE)) {
 		/* The old tree has our temporary name now. */
 		kh_remove_at(pfd, tmp);
@@ -898,7 +898,7 @@ static int unpack_and_rename(struct unpack *u, const char *parent,
 	err = cache ? kh_flock(kh, pfd, LOCK_EX) : 0;
 	if (err) {
 		close(pfd);
-		return kh_err(kh, ECANCELED, "interrupted");
+		return kh_err(kh, -err, "interrupted");
 	}
 	u->dfd = make_tmp(kh, pfd, parent, tmp);
 	if (cache)

@@ -104,7 +104,10 @@ static inline bool kh_cancelled(const struct kheaders *kh)
  */
 ssize_t kh_read_full(struct kheaders *kh, int fd, void *buf, size_t size);
 
-/* flock(2) that waits through signals unless they cancel; 0 or -errno. */
+/*
+ * flock(2) that waits through signals unless they cancel (-ECANCELED);
+ * else 0, also when the kernel has no file locking.
+ */
 int kh_flock(struct kheaders *kh, int fd, int op);
 
 /*

@@ -81,12 +81,14 @@ ssize_t kh_read_full(struct kheaders *kh, int fd, void *buf, size_t size)
 
 int kh_flock(struct kheaders *kh, int fd, int op)
 {
-	while (flock(fd, op)) {
-		if (errno != EINTR)
-			return -errno;
+	/*
+	 * Best effort: a kernel without CONFIG_FILE_LOCKING (ENOSYS) takes
+	 * no lock; then kh_remove_stale() removes nothing, for it cannot
+	 * tell an abandoned directory from one in use.
+	 */
+	while (flock(fd, op) && errno == EINTR)
 		if (kh_cancelled(kh))
 			return -ECANCELED;
-	}
 	return 0;
 }
 

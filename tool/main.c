@@ -251,8 +251,6 @@ static int extract(struct kheaders *kh, const char *cmd, const char *dir,
 	int err;
 
 	err = kheaders_extract(kh, dir, out, PATH_MAX);
-	if (err == -ECANCELED)
-		fprintf(stderr, "kheaders: %s: interrupted; nothing was left behind\n", cmd);
 	die_if_caught();
 	if (err)
 		return fail(kh, cmd, err);

@@ -786,6 +786,23 @@ if $root; then
 	done
 fi
 
+# A kernel without CONFIG_FILE_LOCKING (tiny configs): flock(2) fails
+# with ENOSYS, and the locks are only best effort.
+if $have_strace; then
+	c=$work/c-nolock
+	run strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=ENOSYS \
+		"$kh" --cache-dir "$c" extract
+	check "without file locking (flock: ENOSYS), extract to the cache works" \
+		stdout_is "$c/$md5"
+	: > "$c/$md5/include/linux/a.h"
+	run strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=ENOSYS \
+		"$kh" --cache-dir "$c" check-version
+	check "... check-version finds a damaged entry" status 1 "is damaged"
+	run strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=ENOSYS \
+		"$kh" --cache-dir "$c" exec true
+	check "... and exec repairs it" status 0 "unpacked it again"
+fi
+
 # ---- exec ------------------------------------------------------------------
 
 c=$work/c-exec
