@@ -31,12 +31,27 @@ picks_first()
 	[ -n "$own" ]
 }
 check "$series: the mainline cherry-picks, then the series" picks_first
+# author PATCH: "Name <email>" of PATCH's From: (which git may fold).
+author()
+{
+	git mailinfo /dev/null /dev/null < "$1" |
+		sed -n 's/^Author: \(.*\)/\1/p; s/^Email: \(.*\)/<\1>/p' | paste -sd ' '
+}
+# shellcheck disable=SC2317 # run by check
+placeholder_author()
+{
+	local p
+	for p in "${listed[@]}"; do
+		author "$p"
+	done | grep -E '(@example\.(org|com)|@localhost|Kheaders Developers)'
+}
+check_fails "no placeholder identity in any patch's author" placeholder_author
 # shellcheck disable=SC2016
 check "no placeholder identity in From:, Signed-off-by: or MAINTAINERS" \
 	bash -c '! grep -E "^(From: |Signed-off-by: |\+M:).*(@example\.(org|com)|@localhost|Kheaders Developers)" "$@"' \
 	- "${listed[@]}"
 own_from=$(grep -L '^commit [0-9a-f]\{40\} upstream\.$' "${listed[@]}" |
-	xargs sed -n 's/^From: //p' | sort -u)
+	while read -r p; do author "$p"; done | sort -u)
 check "the series' patches have one author, who is the MAINTAINERS entry" \
 	test "$(wc -l <<< "$own_from")" -eq 1 -a \
 	"$(grep -h '^+M:' "${listed[@]}" | cut -f2-)" = "$own_from"
