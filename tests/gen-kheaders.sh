@@ -29,8 +29,10 @@ printf '/* SPDX-License-Identifier: GPL-2.0 */\n/* a\n * comment */\nint a; /* b
 echo 'int stale;' > "$work/strip/in/b.h"
 echo 'int fresh;' > "$work/strip/b.h"
 ln -s sub/a.h "$work/strip/in/link.h"
-printf '%s\n' "$work/strip/in/sub/a.h" "$work/strip/in/link.h" "$work/strip/in/b.h" \
-	"$work/strip/b.h" | perl "$strip" "$work/strip/in/" "$work/strip/out"
+# As in the build: srctree's headers by their full name, then the objtree's
+# relative to the current directory.
+(cd "$work/strip" && printf '%s\n' "$work/strip/in/sub/a.h" "$work/strip/in/link.h" \
+	"$work/strip/in/b.h" b.h | perl "$strip" "$work/strip/in/" "$work/strip/out")
 check "strip: SPDX comment kept, the others removed" \
 	test "$(cat "$work/strip/out/sub/a.h")" = "$(printf '/* SPDX-License-Identifier: GPL-2.0 */\n\nint a; ')"
 check "strip: a symlinked header becomes a regular file with its target's text" \
