@@ -14,9 +14,19 @@ kh=/mnt/kheaders-static		# /files in the guest's own root
 oneliner='#include <linux/sched.h>
     kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }'
 
+# The host's modprobe (kmod) looks for the guest's modules in
+# /lib/modules/$(uname -r), which the host's root need not have and which
+# is read-only here: give it the initramfs's modules through a root of
+# its own on the guest's tmpfs, and a modprobe that uses that root first
+# in PATH.
+mkdir -p /host/run/modroot/lib/modules /host/run/bin
+mount --bind /lib/modules /host/run/modroot/lib/modules
+printf '#!/bin/sh\nexec /usr/sbin/modprobe -d /run/modroot "$@"\n' > /host/run/bin/modprobe
+chmod +x /host/run/bin/modprobe
+
 in_root()
 {
-	chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	chroot /host /usr/bin/env -i PATH=/run/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 PYTHONUNBUFFERED=1 "$@"
 }
 
@@ -58,7 +68,7 @@ check "... and prints task_struct->pid of the process that slept ($pid)" \
 # bcc: opensnoop reports a cat opening a file (-d 5: it stops by itself).
 target=/tmp/opensnoop-target
 : > /host$target
-timeout 900 chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+timeout 900 chroot /host /usr/bin/env -i PATH=/run/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 	PYTHONUNBUFFERED=1 $kh --load exec -- /usr/sbin/opensnoop-bpfcc -n cat -d 5 \
 	> /host/tmp/opensnoop.out 2>&1 &
 bcc=$!
