@@ -206,7 +206,7 @@ printf '#!/bin/sh\nhead -c 1000\nexit 1\n' > "$work/badxz"
 chmod +x "$work/badxz"
 echo 'int kheaders_dummy;' > "$dummy"
 check_fails "xz failing half-way fails the build" kbuild XZ="$work/badxz"
-check "... naming the compressor" grep -q "badxz" "$work/kbuild.out"
+check "... tar says why" grep -q "Child returned" "$work/kbuild.out"
 check "... leaving no archive" test ! -e "$archive"
 check_fails "a missing tar fails the build" kbuild TAR=/nonexistent/tar
 check "... naming it" grep -q '/nonexistent/tar' "$work/kbuild.out"
