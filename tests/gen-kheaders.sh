@@ -308,6 +308,7 @@ check "... in $blocks blocks of 20 MiB (for $tarsize bytes), multi-threaded" \
 
 cp "$obj/kernel/kheaders-srclist" "$work/real1/deeper1/kernel/kheaders-srclist"
 echo "$TREE/include/linux/kheaders-missing.h" >> "$work/real1/deeper1/kernel/kheaders-srclist"
+rm -f "$work/real1/deeper1/kernel/kheaders_data.tar.xz"
 check_fails "a header that cannot be read fails the script" \
 	gen_alone "$work/real1/deeper1" 2> "$work/missing.err"
 check "... naming it" grep -q 'include/linux/kheaders-missing.h: No such file' "$work/missing.err"
