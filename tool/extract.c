@@ -7,7 +7,10 @@
  * ourselves, relative to directory file descriptors and with O_NOFOLLOW,
  * instead of through libarchive's archive_write_disk: that needs the
  * working directory (a process-wide thing) to refuse absolute names, and
- * hides the errno of a full disk.
+ * hides the errno of a full disk.  A symbolic link in the archive (the
+ * kernel's has a few, e.g. include/dt-bindings/input/linux-event-codes.h)
+ * becomes a copy of the header it names, once all are written; no link
+ * is ever made, so nothing in the tree can point out of it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +32,8 @@
 
 /* No kernel header is more than 10 directories deep. */
 #define KH_MAX_DEPTH	32
+/* Links followed to reach a header, as the kernel's MAXSYMLINKS. */
+#define KH_MAX_HOPS	40
 
 const char *const kh_key_files[KH_KEY_FILES] = {
 	KH_VERSION_H,
@@ -43,6 +48,13 @@ struct source {
 	const char *path;	/* for messages */
 	struct kh_md5 md;
 	char buf[65536];
+};
+
+/* A symbolic link of the archive, to become a copy of its header. */
+struct link {
+	char *rel;	/* its name */
+	char *to;	/* what it names, resolved against rel's directory */
+	time_t mtime;
 };
 
 /* One extraction. */
@@ -62,6 +74,8 @@ struct unpack {
 	bool has_release;
 	char *manifest;
 	size_t len, size;
+	struct link *links;
+	size_t nlinks, links_size;
 };
 
 static la_ssize_t source_read(struct archive *a, void *data,
@@ -309,9 +323,10 @@ static int under(const char *rel, size_t len, const char *dir)
 }
 
 /*
- * Only what the kernel puts in the archive is allowed: directories and
- * regular files under include/ and arch/<arch>/include/, and the
- * directories leading there, within the limits.  Returns 0 to write the
+ * Only what the kernel puts in the archive is allowed: directories,
+ * regular files and symbolic links under include/ and
+ * arch/<arch>/include/, and the directories leading there, within the
+ * limits.  Returns 0 to write the
  * entry, 1 to skip it (the top directory, which is our temporary
  * directory), or -EPERM.  @rel is set to the name without "./" and '/'.
  */
@@ -329,7 +344,7 @@ static int check_entry(struct unpack *u, struct archive_entry *e,
 	if (archive_entry_hardlink(e))
 		return kh_err(kh, EPERM, "archive entry %s refused: a hard link to %s",
 			      name, archive_entry_hardlink(e));
-	if (archive_entry_symlink(e) || (type != AE_IFDIR && type != AE_IFREG))
+	if (type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK)
 		return kh_err(kh, EPERM, "archive entry %s refused: %s",
 			      name, type_name(type));
 	if (name[0] == '/')
@@ -431,6 +446,38 @@ static int add_manifest(struct unpack *u, const char *rel,
 	return 0;
 }
 
+/* Write all of @buf to @fd: 0, or the errno of the failure. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Keep utsrelease.h's text, to compare with the running kernel's release. */
+static void keep_release(struct unpack *u, const char *rel, const char *buf,
+			 size_t len, unsigned long long offset)
+{
+	size_t n;
+
+	if (strcmp(rel, KH_UTSRELEASE_H) || offset >= sizeof(u->release) - 1)
+		return;
+	n = len < sizeof(u->release) - 1 - offset ? len :
+	    sizeof(u->release) - 1 - offset;
+	memcpy(u->release + offset, buf, n);
+	u->release_len = offset + n;
+	u->has_release = true;
+}
+
 /* Write the data of the regular file @e to @fd, at the offsets given. */
 static int write_data(struct unpack *u, struct archive *a,
 		      struct archive_entry *e, int fd, const char *rel)
@@ -438,7 +485,6 @@ static int write_data(struct unpack *u, struct archive *a,
 	unsigned long long size = archive_entry_size(e);
 	const char *buf;
 	size_t len;
-	bool release = !strcmp(rel, KH_UTSRELEASE_H);
 	la_int64_t offset;
 	ssize_t n;
 	int r;
@@ -452,14 +498,7 @@ static int write_data(struct unpack *u, struct archive *a,
 		/* Sparse files: the holes are zeros too. */
 		if (len)
 			kh_md5_update(&u->file_md, buf, len);
-		/* Kept to compare with the running kernel's release. */
-		if (release && (size_t)offset < sizeof(u->release) - 1) {
-			n = len < sizeof(u->release) - 1 - offset ? len :
-			    sizeof(u->release) - 1 - offset;
-			memcpy(u->release + offset, buf, n);
-			u->release_len = offset + n;
-			u->has_release = true;
-		}
+		keep_release(u, rel, buf, len, offset);
 		while (len) {
 			n = pwrite(fd, buf, len, offset);
 			if (n < 0 && errno == EINTR)
@@ -527,6 +566,214 @@ out:
 	return err;
 }
 
+/*
+ * Resolve the target @to of the link @rel against @rel's directory,
+ * lexically, into @out: the name of an entry of the archive, or NULL
+ * and @why when it cannot be one.
+ */
+static const char *resolve_link(const char *rel, const char *to, char *out,
+				size_t size, const char **why)
+{
+	const char *slash = strrchr(rel, '/'), *p, *end;
+	size_t len = slash ? (size_t)(slash - rel) : 0, n;
+
+	if (!*to) {
+		*why = "an empty target";
+		return NULL;
+	}
+	if (*to == '/') {
+		*why = "an absolute target";
+		return NULL;
+	}
+	if (len >= size)
+		goto long_name;
+	memcpy(out, rel, len);
+	for (p = to; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, '/');
+		n = end - p;
+		if (!n || (n == 1 && *p == '.'))
+			continue;
+		if (n == 2 && !strncmp(p, "..", 2)) {
+			if (!len) {
+				*why = "a target outside the archive";
+				return NULL;
+			}
+			while (len && out[len - 1] != '/')
+				len--;
+			if (len)
+				len--;
+			continue;
+		}
+		if (len + !!len + n >= size)
+			goto long_name;
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, p, n);
+		len += n;
+	}
+	out[len] = '\0';
+	*why = len ? bad_name(out, len) : "the archive's top directory as target";
+	return *why ? NULL : out;
+long_name:
+	*why = "a target name longer than PATH_MAX";
+	return NULL;
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	return strcmp(((const struct link *)a)->rel,
+		      ((const struct link *)b)->rel);
+}
+
+/* Note the checked link @e, named @rel, for link_copies(). */
+static int add_link(struct unpack *u, struct archive_entry *e,
+		    const char *rel)
+{
+	const char *to = archive_entry_symlink(e), *why;
+	char resolved[PATH_MAX];
+	struct link *l;
+
+	if (!to)
+		to = "";
+	if (!resolve_link(rel, to, resolved, sizeof(resolved), &why))
+		return kh_err(u->kh, EPERM,
+			      "archive entry %s refused: a symbolic link with %s (%s)",
+			      rel, why, to);
+	if (u->nlinks == u->links_size) {
+		u->links_size = 2 * u->links_size + 8;
+		l = realloc(u->links, u->links_size * sizeof(*l));
+		if (!l)
+			return kh_err(u->kh, ENOMEM, "out of memory");
+		u->links = l;
+	}
+	l = &u->links[u->nlinks];
+	l->rel = strdup(rel);
+	l->to = strdup(resolved);
+	l->mtime = archive_entry_mtime(e);
+	if (!l->rel || !l->to) {
+		free(l->rel);
+		free(l->to);
+		return kh_err(u->kh, ENOMEM, "out of memory");
+	}
+	u->nlinks++;
+	return 0;
+}
+
+static void free_links(struct unpack *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->nlinks; i++) {
+		free(u->links[i].rel);
+		free(u->links[i].to);
+	}
+	free(u->links);
+}
+
+/* Write @l as a copy of the regular file it leads to, through links. */
+static int copy_link(struct unpack *u, const struct link *l)
+{
+	struct timespec times[2] = {
+		{ .tv_nsec = UTIME_OMIT }, { l->mtime, 0 },
+	};
+	struct link key, *next;
+	char rel[PATH_MAX], buf[65536];
+	const char *to = l->to, *name;
+	int hops, in, pfd, fd = -1, err = 0;
+	off_t size = 0;
+	struct stat st;
+	ssize_t n = 0;
+
+	for (hops = 0; ; hops++) {
+		key.rel = (char *)to;
+		next = bsearch(&key, u->links, u->nlinks, sizeof(key), cmp_link);
+		if (!next)
+			break;
+		if (hops == KH_MAX_HOPS)
+			return kh_err(u->kh, EPERM,
+				      "archive entry %s refused: a symbolic link through more than %d links (a loop?)",
+				      l->rel, KH_MAX_HOPS);
+		to = next->to;
+	}
+	/* Our tree has only directories and regular files: no link to follow. */
+	in = openat(u->dfd, to, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) || !S_ISREG(st.st_mode)) {
+		err = kh_err(u->kh, EPERM,
+			     "archive entry %s refused: a symbolic link to %s, %s",
+			     l->rel, to, in < 0 ? "which the archive does not hold" :
+			     "which is not a regular file");
+		goto out;
+	}
+	u->bytes += st.st_size;
+	if (u->bytes > u->kh->max_bytes) {
+		err = kh_err(u->kh, EPERM,
+			     "archive entry %s refused: the archive unpacks to more than %llu bytes (the limit)",
+			     l->rel, u->kh->max_bytes);
+		goto out;
+	}
+	snprintf(rel, sizeof(rel), "%s", l->rel);
+	pfd = open_parent(u, rel, &name);
+	if (pfd < 0) {
+		err = pfd;
+		goto out;
+	}
+	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);
+	if (fd < 0)
+		err = errno == EEXIST ?
+		      kh_err(u->kh, EPERM, "archive entry %s refused: it is there twice",
+			     l->rel) :
+		      kh_syserr(u->kh, errno, "%s: cannot create %s", u->target,
+				l->rel);
+	if (pfd != u->dfd)
+		close(pfd);
+	kh_md5_init(&u->file_md);
+	while (!err && (n = kh_read_full(u->kh, in, buf, sizeof(buf))) > 0) {
+		kh_md5_update(&u->file_md, buf, n);
+		keep_release(u, l->rel, buf, n, size);
+		err = write_all(fd, buf, n);
+		if (err)
+			err = kh_syserr(u->kh, err, "%s: cannot write %s",
+					u->target, l->rel);
+		size += n;
+	}
+	if (!err && n < 0)
+		err = n == -ECANCELED ? kh_err(u->kh, ECANCELED, "interrupted") :
+		      kh_syserr(u->kh, -n, "%s: cannot read %s", u->target, to);
+	if (!err)
+		err = add_manifest(u, l->rel, size);
+	if (fd >= 0) {
+		futimens(fd, times);
+		if (close(fd) && !err)
+			err = kh_syserr(u->kh, errno, "%s: cannot write %s",
+					u->target, l->rel);
+	}
+out:
+	if (in >= 0)
+		close(in);
+	return err;
+}
+
+/* Write every link as a copy, now that what they name is written. */
+static int link_copies(struct unpack *u)
+{
+	size_t i;
+	int k, err;
+
+	qsort(u->links, u->nlinks, sizeof(*u->links), cmp_link);
+	for (i = 0; i < u->nlinks; i++) {
+		if (kh_cancelled(u->kh))
+			return kh_err(u->kh, ECANCELED, "interrupted");
+		err = copy_link(u, &u->links[i]);
+		if (err)
+			return err;
+		for (k = 0; k < KH_KEY_FILES; k++)
+			if (!strcmp(u->links[i].rel, kh_key_files[k]))
+				u->keys |= 1U << k;
+	}
+	return 0;
+}
+
 /* Read, check and write every entry. */
 static int unpack_entries(struct unpack *u, struct archive *a)
 {
@@ -546,11 +793,16 @@ static int unpack_entries(struct unpack *u, struct archive *a)
 		err = check_entry(u, e, rel);
 		if (err == 1)
 			continue;
-		if (!err)
+		if (!err && archive_entry_filetype(e) == AE_IFLNK)
+			err = add_link(u, e, rel);
+		else if (!err)
 			err = write_entry(u, a, e, rel);
 		if (err)
 			return err;
 	}
+	err = link_copies(u);
+	if (err)
+		return err;
 	for (i = 0; i < KH_KEY_FILES; i++)
 		if (!(u->keys & (1U << i)))
 			return kh_err(u->kh, EPERM,
@@ -563,23 +815,14 @@ static int unpack_entries(struct unpack *u, struct archive *a)
 static int write_file(struct unpack *u, const char *name, const char *text,
 		      size_t len)
 {
-	ssize_t n;
-	int fd, err = 0;
+	int fd, err;
 
 	fd = openat(u->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
 	if (fd < 0)
 		return kh_syserr(u->kh, errno, "%s: cannot write %s", u->target,
 				 name);
-	while (len && !err) {
-		n = write(fd, text, len);
-		if (n < 0 && errno != EINTR)
-			err = errno;
-		if (n > 0) {
-			text += n;
-			len -= n;
-		}
-	}
+	err = write_all(fd, text, len);
 	/* Closed whatever happened: a leaked descriptor keeps the space. */
 	if (close(fd) && !err)
 		err = errno;
@@ -999,6 +1242,7 @@ out:
 	if (u->src.fd >= 0)
 		close(u->src.fd);
 	free(u->manifest);
+	free_links(u);
 	free(u);
 	if (err)
 		return err;

@@ -10,7 +10,7 @@
 
 #define SEEN_NAME_LEN	64
 
-/* task.bpf.c, at do_filp_open(): struct task_struct, struct filename */
+/* task.bpf.c, at do_filp_open() or do_file_open(): struct task_struct, struct filename */
 struct task_seen {
 	__u32 tgid;
 	__u32 ppid;

@@ -134,6 +134,36 @@ static int check_file(struct bpf_object *obj)
 	return good ? 0 : 1;
 }
 
+/* Is @fn a function of the running kernel (in /proc/kallsyms)? */
+static int kernel_has(const char *fn)
+{
+	char line[512], *name;
+	FILE *f = fopen("/proc/kallsyms", "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\t\n")] = '\0';
+		name = strrchr(line, ' ');
+		found = name && !strcmp(name + 1, fn);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * task.bpf.c probes the function that opens a struct filename: mainline
+ * renamed do_filp_open() to do_file_open(), which LTS kernels lack.
+ */
+static struct bpf_link *attach(struct bpf_program *prog)
+{
+	if (strcmp(bpf_program__section_name(prog), "kprobe/do_filp_open") ||
+	    !kernel_has("do_file_open"))
+		return bpf_program__attach(prog);
+	return bpf_program__attach_kprobe(prog, false, "do_file_open");
+}
+
 int main(int argc, char **argv)
 {
 	int (*run)(struct bpf_object *obj);
@@ -163,7 +193,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	prog = bpf_object__next_program(obj, NULL);
-	link = prog ? bpf_program__attach(prog) : NULL;
+	link = prog ? attach(prog) : NULL;
 	if (!link) {
 		status = fail(2, "cannot attach the program of %s", argv[2]);
 		goto out;

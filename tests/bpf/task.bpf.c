@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * At do_filp_open(), record fields of struct task_struct and struct
+ * At do_filp_open() (do_file_open() on mainline; the loader picks the
+ * one the kernel has), record fields of struct task_struct and struct
  * filename for the opening task.  The field offsets come from the headers
  * the kernel served: wrong headers give wrong values, which the loader
  * checks against what it knows of itself.

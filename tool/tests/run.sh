@@ -457,9 +457,65 @@ hostile "absolute name" "entry /tmp/kheaders-evil\.h refused: an absolute path" 
 	"$(mv_entry /tmp/kheaders-evil.h)" ./include
 check "../ and absolute entries were not written anywhere" \
 	test ! -e /tmp/kheaders-evil.h -a ! -e "$work/evil.h" -a ! -e "$out/evil.h"
-ln -s ../../../../../../etc "$src/include/linux/esc"
-hostile "symlink out of the tree" "entry \./include/linux/esc refused: a symbolic link" ./include
-rm "$src/include/linux/esc"
+# Symbolic links: mainline's archive has four, relative ones to headers
+# it holds (include/dt-bindings/input/linux-event-codes.h ->
+# ../../uapi/linux/input-event-codes.h); each becomes a copy of its
+# header.  Any other link is refused, and no link is ever made.
+mkdir -p "$src/include/dt"
+ln -s ../linux/a.h "$src/include/dt/0-a.h"	# written before its target
+ln -s 0-a.h "$src/include/dt/1-chain.h"		# a link to a link
+ln -s ../../../../include/./linux//a.h "$src/arch/x86/include/asm/up.h"
+archive links ./include ./arch
+links_md5=$(md5_of "$work/links.tar.xz")
+# linked DIR: DIR holds the links as regular copies of a.h.
+linked()
+{
+	local f
+	for f in include/dt/0-a.h include/dt/1-chain.h arch/x86/include/asm/up.h; do
+		[ -f "$1/$f" ] && [ ! -L "$1/$f" ] && cmp -s "$1/$f" "$src/include/linux/a.h" ||
+			{ ls -l "$1/$f"; return 1; }
+	done
+	[ -z "$(find "$1" -type l)" ] || { find "$1" -type l; return 1; }
+}
+sysfs "$work/sys-links" "$work/links.tar.xz"
+upstream "$work/sys-links-up" "$work/links.tar.xz"
+for sys in sys-links sys-links-up; do
+	rm -rf "$work/out-$sys" "$work/cache-$sys"
+	run "$kh" --sysfs "$work/$sys" extract "$work/out-$sys"
+	check "$sys: links to headers the archive holds: extract DIR exits 0" status 0
+	check "$sys: ... each link a regular copy of its header, no link made" \
+		linked "$work/out-$sys"
+	run "$kh" --sysfs "$work/$sys" --cache-dir "$work/cache-$sys" extract
+	check "$sys: ... into the cache too" status 0
+	check "$sys: ... the same copies" linked "$work/cache-$sys/$links_md5"
+	run "$kh" --sysfs "$work/$sys" --cache-dir "$work/cache-$sys" check-version
+	check "$sys: ... and the entry (copies in its manifest) checks good" status 0
+done
+rm -r "$src/include/dt" "$src/arch/x86/include/asm/up.h"
+
+# hostile_link NAME TARGET REGEX: an archive with include/linux/z.h -> TARGET.
+hostile_link()
+{
+	ln -s "$2" "$src/include/linux/z.h"
+	hostile "symlink $1" "entry include/linux/z\.h refused: a symbolic link $3" ./include
+	rm "$src/include/linux/z.h"
+}
+hostile_link "out of the tree" ../../../../../../etc "with a target outside the archive"
+hostile_link "to the archive's top" ../.. "with the archive's top directory"
+hostile_link "absolute" /etc/passwd "with an absolute target"
+hostile_link "dangling" nowhere.h "to include/linux/nowhere\.h, which the archive does not hold"
+hostile_link "to a directory" ../generated "to include/generated, which is not a regular file"
+hostile_link "to a file outside include/" ../../Makefile "to Makefile, which the archive does not hold"
+hostile_link "to itself" z.h "through more than 40 links"
+ln -s y.h "$src/include/linux/x.h"
+ln -s x.h "$src/include/linux/y.h"
+hostile "symlink loop" "entry include/linux/x\.h refused: a symbolic link through more than 40 links" ./include
+rm "$src/include/linux/x.h" "$src/include/linux/y.h"
+ln -s a.h "$src/include/linux/z.h"
+archive hostile "--transform=s,^\./include/linux/z\.h\$,./include/linux/kconfig.h," ./include
+bad "symlink and file of one name" "$work/hostile.tar.xz" "$(md5_of "$work/hostile.tar.xz")" 4 \
+	"entry include/linux/kconfig\.h refused: it is there twice"
+rm "$src/include/linux/z.h"
 if $root; then
 	mknod "$src/include/linux/null" c 1 3
 	hostile "device node" "entry \./include/linux/null refused: a character device" ./include
