@@ -55,6 +55,7 @@ struct link {
 	char *rel;	/* its name */
 	char *to;	/* what it names, resolved against rel's directory */
 	time_t mtime;
+	long mtime_nsec;
 };
 
 /* One extraction. */
@@ -619,6 +620,14 @@ long_name:
 	return NULL;
 }
 
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int cmp_link(const void *a, const void *b)
 {
 	return strcmp(((const struct link *)a)->rel,
@@ -636,20 +645,24 @@ static int add_link(struct unpack *u, struct archive_entry *e,
 	if (!to)
 		to = "";
 	if (!resolve_link(rel, to, resolved, sizeof(resolved), &why))
+		/* Control characters would garble the message. */
 		return kh_err(u->kh, EPERM,
 			      "archive entry %s refused: a symbolic link with %s (%s)",
-			      rel, why, to);
+			      rel, why, printable(to) ? to : "not shown");
 	if (u->nlinks == u->links_size) {
-		u->links_size = 2 * u->links_size + 8;
-		l = realloc(u->links, u->links_size * sizeof(*l));
+		size_t n = 2 * u->links_size + 8;
+
+		l = realloc(u->links, n * sizeof(*l));
 		if (!l)
 			return kh_err(u->kh, ENOMEM, "out of memory");
 		u->links = l;
+		u->links_size = n;
 	}
 	l = &u->links[u->nlinks];
 	l->rel = strdup(rel);
 	l->to = strdup(resolved);
 	l->mtime = archive_entry_mtime(e);
+	l->mtime_nsec = archive_entry_mtime_nsec(e);
 	if (!l->rel || !l->to) {
 		free(l->rel);
 		free(l->to);
@@ -674,10 +687,10 @@ static void free_links(struct unpack *u)
 static int copy_link(struct unpack *u, const struct link *l)
 {
 	struct timespec times[2] = {
-		{ .tv_nsec = UTIME_OMIT }, { l->mtime, 0 },
+		{ .tv_nsec = UTIME_OMIT }, { l->mtime, l->mtime_nsec },
 	};
 	struct link key, *next;
-	char rel[PATH_MAX], buf[65536];
+	char rel[PATH_MAX], buf[65536], archinc[80];
 	const char *to = l->to, *name;
 	int hops, in, pfd, fd = -1, err = 0;
 	off_t size = 0;
@@ -695,9 +708,22 @@ static int copy_link(struct unpack *u, const struct link *l)
 				      l->rel, KH_MAX_HOPS);
 		to = next->to;
 	}
+	/* Only what the archive may hold: the arch is known by now. */
+	snprintf(archinc, sizeof(archinc), "arch/%s/include", u->arch);
+	if (!under(to, strlen(to), "include") &&
+	    !(*u->arch && under(to, strlen(to), archinc)))
+		return kh_err(u->kh, EPERM,
+			      "archive entry %s refused: a symbolic link to %s, outside include/ and arch/%s/include/",
+			      l->rel, to, *u->arch ? u->arch : "<arch>");
 	/* Our tree has only directories and regular files: no link to follow. */
 	in = openat(u->dfd, to, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) || !S_ISREG(st.st_mode)) {
+	if (in < 0 && errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+		return kh_syserr(u->kh, errno, "%s: cannot open %s", u->target, to);
+	if (in >= 0 && fstat(in, &st)) {
+		err = kh_syserr(u->kh, errno, "%s: cannot open %s", u->target, to);
+		goto out;
+	}
+	if (in < 0 || !S_ISREG(st.st_mode)) {
 		err = kh_err(u->kh, EPERM,
 			     "archive entry %s refused: a symbolic link to %s, %s",
 			     l->rel, to, in < 0 ? "which the archive does not hold" :
