@@ -66,8 +66,14 @@ for p in "${listed[@]}"; do
 		grep -q '^total: 0 errors, 0 warnings, 0 checks' "$LOGS/checkpatch-${p##*/}.log"
 done
 
-mapfile -t scripts < <(cd "$TREE" && tgit "$TREE" diff --name-only base HEAD |
-	while read -r f; do head -n 1 "$f" | grep -q '^#!/bin/\(ba\)\?sh' && echo "$TREE/$f"; done)
+# The scripts the series' own patches touch; a stable base's cherry-picks
+# are mainline's as they are (82a1978d0fdc edits scripts/package/mkdebian).
+mapfile -t scripts < <(cd "$TREE" &&
+	tgit "$TREE" log --invert-grep --grep='^commit [0-9a-f]\{40\} upstream\.$' \
+		--name-only --format= base..HEAD | sort -u |
+	while read -r f; do
+		[ -f "$f" ] && head -n 1 "$f" | grep -q '^#!/bin/\(ba\)\?sh' && echo "$TREE/$f"
+	done)
 mapfile -t -O "${#scripts[@]}" scripts < <(cd "$TOP" &&
 	{ grep -l '^#!/bin/\(ba\)\?sh' -r harness tests .ci
 	  echo harness/lib.sh; echo tests/lib.sh; echo tests/guest/lib.sh; } |
