@@ -323,6 +323,16 @@ static int under(const char *rel, size_t len, const char *dir)
 	       (len == n || rel[n] == '/');
 }
 
+/* Is @rel (length @len) in include/ or arch/<arch>/include/? */
+static bool in_headers(const struct unpack *u, const char *rel, size_t len)
+{
+	char archinc[80];
+
+	snprintf(archinc, sizeof(archinc), "arch/%s/include", u->arch);
+	return under(rel, len, "include") ||
+	       (*u->arch && under(rel, len, archinc));
+}
+
 /*
  * Only what the kernel puts in the archive is allowed: directories,
  * regular files and symbolic links under include/ and
@@ -337,7 +347,7 @@ static int check_entry(struct unpack *u, struct archive_entry *e,
 	const char *name = archive_entry_pathname(e), *why;
 	struct kheaders *kh = u->kh;
 	mode_t type = archive_entry_filetype(e);
-	char archdir[64], archinc[80];
+	char archdir[64];
 	size_t len;
 
 	if (!name || !*name)
@@ -388,8 +398,7 @@ static int check_entry(struct unpack *u, struct archive_entry *e,
 				      rel, kh->max_bytes);
 	}
 	snprintf(archdir, sizeof(archdir), "arch/%s", u->arch);
-	snprintf(archinc, sizeof(archinc), "arch/%s/include", u->arch);
-	if (under(rel, len, "include") || (*u->arch && under(rel, len, archinc)))
+	if (in_headers(u, rel, len))
 		return 0;
 	if (type == AE_IFDIR && (!strcmp(rel, "arch") ||
 				 (*u->arch && !strcmp(rel, archdir))))
@@ -690,7 +699,7 @@ static int copy_link(struct unpack *u, const struct link *l)
 		{ .tv_nsec = UTIME_OMIT }, { l->mtime, l->mtime_nsec },
 	};
 	struct link key, *next;
-	char rel[PATH_MAX], buf[65536], archinc[80];
+	char rel[PATH_MAX], buf[65536];
 	const char *to = l->to, *name;
 	int hops, in, pfd, fd = -1, err = 0;
 	off_t size = 0;
@@ -709,9 +718,7 @@ static int copy_link(struct unpack *u, const struct link *l)
 		to = next->to;
 	}
 	/* Only what the archive may hold: the arch is known by now. */
-	snprintf(archinc, sizeof(archinc), "arch/%s/include", u->arch);
-	if (!under(to, strlen(to), "include") &&
-	    !(*u->arch && under(to, strlen(to), archinc)))
+	if (!in_headers(u, to, strlen(to)))
 		return kh_err(u->kh, EPERM,
 			      "archive entry %s refused: a symbolic link to %s, outside include/ and arch/%s/include/",
 			      l->rel, to, *u->arch ? u->arch : "<arch>");

@@ -472,8 +472,11 @@ linked()
 {
 	local f
 	for f in include/dt/0-a.h include/dt/1-chain.h arch/x86/include/asm/up.h; do
-		[ -f "$1/$f" ] && [ ! -L "$1/$f" ] && cmp -s "$1/$f" "$src/include/linux/a.h" ||
-			{ ls -l "$1/$f"; return 1; }
+		if [ ! -f "$1/$f" ] || [ -L "$1/$f" ] ||
+		   ! cmp -s "$1/$f" "$src/include/linux/a.h"; then
+			ls -l "$1/$f"
+			return 1
+		fi
 	done
 	[ -z "$(find "$1" -type l)" ] || { find "$1" -type l; return 1; }
 }
