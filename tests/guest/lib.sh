@@ -80,6 +80,45 @@ check_kernel_log()
 		sh -c '[ -s /tmp/dmesg ] && ! grep -E "WARNING:|BUG:|Oops|KASAN|UBSAN|Call Trace" /tmp/dmesg'
 }
 
+# What follows is for the guests with the host's userland (tracers.sh,
+# upstream.sh), which define in_root CMD...: CMD in that userland.
+
+# The README's bpftrace one-liner.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+oneliner='#include <linux/sched.h>
+    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }'
+
+# start_sleeper: in the background, a process that sleeps (do_nanosleep)
+# every 0.2 s, its pid in /host/tmp/sleeper.pid.
+start_sleeper()
+{
+	in_root python3 -c '
+import os, time
+open("/tmp/sleeper.pid", "w").write("%d\n" % os.getpid())
+while True:
+    time.sleep(0.2)
+' &
+}
+
+# cat_until_exit PID OUT FILE: once the opensnoop-bpfcc of PID has printed
+# its header to OUT (it is tracing then), open FILE with cat once a second,
+# each cat's pid appended to /host/tmp/cat.pids, until PID exits (or 60
+# cats later).
+cat_until_exit()
+{
+	while kill -0 "$1" 2> /dev/null && ! grep -q 'PATH$' "$2"; do
+		sleep 1
+	done
+	echo "guest: opensnoop-bpfcc is tracing, $(cut -d . -f 1 /proc/uptime) s after boot"
+	i=0
+	while kill -0 "$1" 2> /dev/null && [ $i -lt 60 ]; do
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		in_root sh -c 'echo $$ >> /tmp/cat.pids; exec cat "$1"' sh "$3"
+		sleep 1
+		i=$((i + 1))
+	done
+}
+
 # Done: the exit status tells whether all checks passed.
 done_testing()
 {

@@ -9,15 +9,12 @@
 # compilers read those headers from the kheaders cache and that neither
 # tool unpacked /sys/kernel/kheaders.tar.xz itself (bpftrace 0.17 and bcc
 # would, into /tmp/kheaders-*, were the variables not set).
-# shellcheck disable=SC1091
+# shellcheck disable=SC1091,SC2154 # /lib.sh: tests/guest/lib.sh, which sets oneliner
 . /lib.sh
 
 kh=/mnt/kheaders-static		# /files in the guest's own root
 # Under TCG clang takes minutes, not seconds.
 limit=900
-# The README's bpftrace one-liner.
-oneliner='#include <linux/sched.h>
-    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }'
 
 # in_root CMD...: CMD in the host's userland, with a clean environment.
 in_root()
@@ -53,12 +50,7 @@ echo "guest: $(in_root bpftrace --version), bcc $(in_root python3 -c 'import bcc
 
 # bpftrace: the README's one-liner.  Its first do_nanosleep is the sleeper's,
 # the only process here that sleeps.
-in_root python3 -c '
-import os, time
-open("/tmp/sleeper.pid", "w").write("%d\n" % os.getpid())
-while True:
-    time.sleep(0.2)
-' &
+start_sleeper
 # No timeout(1) here: busybox's sleeps a second at a time, and would be the
 # first to sleep.  KH_BOOT_TIMEOUT bounds the whole guest.
 start=$(uptime_s)
@@ -115,17 +107,7 @@ timeout $limit chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin H
 	$kh exec -- /usr/sbin/opensnoop-bpfcc -n cat -d 5 \
 	> /host/tmp/opensnoop.out 2>&1 &
 bcc=$!
-while kill -0 $bcc 2> /dev/null && ! grep -q 'PATH$' /host/tmp/opensnoop.out; do
-	sleep 1
-done
-echo "guest: opensnoop-bpfcc started tracing after $(($(uptime_s) - start)) s"
-i=0
-while kill -0 $bcc 2> /dev/null && [ $i -lt 60 ]; do
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	in_root sh -c 'echo $$ >> /tmp/cat.pids; exec cat "$1"' sh $target
-	sleep 1
-	i=$((i + 1))
-done
+cat_until_exit $bcc /host/tmp/opensnoop.out $target
 wait $bcc
 status=$?
 echo "guest: kheaders exec -- opensnoop-bpfcc ran $(($(uptime_s) - start)) s, exit status $status"

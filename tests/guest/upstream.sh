@@ -7,12 +7,10 @@
 # module itself ("--load", the host's modprobe on the guest's modules),
 # finds the upstream layout, and runs Debian's bpftrace and bcc on the
 # headers it verified against uname -r.
-# shellcheck disable=SC1091
+# shellcheck disable=SC1091,SC2154 # /lib.sh: tests/guest/lib.sh, which sets oneliner
 . /lib.sh
 
 kh=/mnt/kheaders-static		# /files in the guest's own root
-oneliner='#include <linux/sched.h>
-    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); exit(); }'
 
 # The host's modprobe (kmod) looks for the guest's modules in
 # /lib/modules/$(uname -r), which the host's root need not have and which
@@ -48,12 +46,7 @@ check "... with the release uname -r gives, $(uname -r)" grep -q "$(uname -r)" /
 check "kheaders verify (archive against uname -r)" in_root $kh verify
 
 # bpftrace: the sleeper is the only process here that sleeps.
-in_root python3 -c '
-import os, time
-open("/tmp/sleeper.pid", "w").write("%d\n" % os.getpid())
-while True:
-    time.sleep(0.2)
-' &
+start_sleeper
 start=$(cut -d . -f 1 /proc/uptime)
 in_root $kh --load exec -- bpftrace -e "$oneliner" > /host/tmp/bpftrace.out 2>&1
 status=$?
@@ -72,16 +65,7 @@ timeout 900 chroot /host /usr/bin/env -i PATH=/run/bin:/usr/sbin:/usr/bin:/sbin:
 	PYTHONUNBUFFERED=1 $kh --load exec -- /usr/sbin/opensnoop-bpfcc -n cat -d 5 \
 	> /host/tmp/opensnoop.out 2>&1 &
 bcc=$!
-while kill -0 $bcc 2> /dev/null && ! grep -q 'PATH$' /host/tmp/opensnoop.out; do
-	sleep 1
-done
-i=0
-while kill -0 $bcc 2> /dev/null && [ $i -lt 60 ]; do
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	in_root sh -c 'echo $$ >> /tmp/cat.pids; exec cat "$1"' sh $target
-	sleep 1
-	i=$((i + 1))
-done
+cat_until_exit $bcc /host/tmp/opensnoop.out $target
 wait $bcc
 status=$?
 cat /host/tmp/opensnoop.out
