@@ -106,7 +106,7 @@ while True:
 # cats later).
 cat_until_exit()
 {
-	while kill -0 "$1" 2> /dev/null && ! grep -q 'PATH$' "$2"; do
+	while kill -0 "$1" 2> /dev/null && ! grep -qs 'PATH$' "$2"; do
 		sleep 1
 	done
 	echo "guest: opensnoop-bpfcc is tracing, $(cut -d . -f 1 /proc/uptime) s after boot"
