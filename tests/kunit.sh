@@ -17,6 +17,8 @@ cases=(kheaders_markers kheaders_size kheaders_read_start kheaders_read_middle
 corrupt_fails=(kheaders_md5)
 mapfile -t suite_cases < <(sed -n 's/^\tKUNIT_CASE(\(.*\)),$/\1/p' "$TREE/kernel/kheaders_test.c")
 
+# kunit.py makes its build directory, not the directories above it.
+mkdir -p "$OBJ"
 start=$SECONDS
 (cd "$TREE" && python3 tools/testing/kunit/kunit.py run \
 	--kunitconfig="$TOP/configs/kunit.config" --build_dir="$kunit_dir" \
