@@ -106,10 +106,11 @@ while True:
 # cats later).
 cat_until_exit()
 {
+	t0=$(cut -d . -f 1 /proc/uptime)
 	while kill -0 "$1" 2> /dev/null && ! grep -qs 'PATH$' "$2"; do
 		sleep 1
 	done
-	echo "guest: opensnoop-bpfcc is tracing, $(cut -d . -f 1 /proc/uptime) s after boot"
+	echo "guest: opensnoop-bpfcc started tracing after $(($(cut -d . -f 1 /proc/uptime) - t0)) s"
 	i=0
 	while kill -0 "$1" 2> /dev/null && [ $i -lt 60 ]; do
 		# shellcheck disable=SC2016 # expanded by the inner shell

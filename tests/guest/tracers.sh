@@ -9,7 +9,7 @@
 # compilers read those headers from the kheaders cache and that neither
 # tool unpacked /sys/kernel/kheaders.tar.xz itself (bpftrace 0.17 and bcc
 # would, into /tmp/kheaders-*, were the variables not set).
-# shellcheck disable=SC1091,SC2154 # /lib.sh: tests/guest/lib.sh, which sets oneliner
+# shellcheck disable=SC1091
 . /lib.sh
 
 kh=/mnt/kheaders-static		# /files in the guest's own root
@@ -54,6 +54,7 @@ start_sleeper
 # No timeout(1) here: busybox's sleeps a second at a time, and would be the
 # first to sleep.  KH_BOOT_TIMEOUT bounds the whole guest.
 start=$(uptime_s)
+# shellcheck disable=SC2154 # oneliner is set in /lib.sh
 chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 	strace -f -z -qq -e trace=open,openat -o /tmp/bpftrace.strace \
 	$kh exec -- bpftrace -e "$oneliner" \
@@ -82,6 +83,7 @@ check "bpftrace unpacked nothing into /tmp" no_tmp_kheaders
 # pointed at an empty directory, the same one-liner fails.
 mkdir -p /host/tmp/empty
 start=$(uptime_s)
+# shellcheck disable=SC2154 # oneliner is set in /lib.sh
 timeout $limit chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 	BPFTRACE_KERNEL_SOURCE=/tmp/empty BPFTRACE_KERNEL_BUILD=/tmp/empty \
 	bpftrace -e "$oneliner" \

@@ -7,7 +7,7 @@
 # module itself ("--load", the host's modprobe on the guest's modules),
 # finds the upstream layout, and runs Debian's bpftrace and bcc on the
 # headers it verified against uname -r.
-# shellcheck disable=SC1091,SC2154 # /lib.sh: tests/guest/lib.sh, which sets oneliner
+# shellcheck disable=SC1091
 . /lib.sh
 
 kh=/mnt/kheaders-static		# /files in the guest's own root
@@ -48,6 +48,7 @@ check "kheaders verify (archive against uname -r)" in_root $kh verify
 # bpftrace: the sleeper is the only process here that sleeps.
 start_sleeper
 start=$(cut -d . -f 1 /proc/uptime)
+# shellcheck disable=SC2154 # oneliner is set in /lib.sh
 in_root $kh --load exec -- bpftrace -e "$oneliner" > /host/tmp/bpftrace.out 2>&1
 status=$?
 echo "guest: kheaders --load exec -- bpftrace ran $(($(cut -d . -f 1 /proc/uptime) - start)) s, exit status $status"
